@@ -1,0 +1,278 @@
+"""Value: a scalar that remembers how it was computed.
+
+Every operation on Values makes a new Value whose ``parents`` are its operands
+and whose ``op`` names the row of the rule table (``autograd/ops.py``) that
+knows its derivative.  ``backward()`` walks that graph in reverse topological
+order and applies the chain rule (``autograd/engine.py``).
+
+A Value holds no closure and no reference to its children, so a graph is a
+tree of plain references from the output back to the inputs and is freed by
+reference counting as soon as the output is dropped.
+"""
+
+from __future__ import annotations
+
+from . import engine
+from .ops import OPS
+
+_OPS_FORWARD = {name: op.forward for name, op in OPS.items()}
+
+
+def _check_data(data) -> float:
+    if isinstance(data, bool) or not isinstance(data, (int, float)):
+        what = type(data).__name__
+        hint = " (use v.data, or v.detach() for a new leaf)" if isinstance(data, Value) else ""
+        raise TypeError(
+            f"Value() takes an int or a float, got {what} {data!r}{hint}; "
+            "convert it with float(x) first if it is a number"
+        )
+    return float(data)
+
+
+class Value:
+    """A scalar node of a computation graph: ``data``, ``grad`` and how it was made.
+
+    >>> a = Value(2.0); b = Value(-3.0)
+    >>> c = a * b + a
+    >>> c.backward()
+    >>> a.grad, b.grad   # dc/da = b + 1, dc/db = a
+    (-2.0, 2.0)
+    """
+
+    __slots__ = ("data", "grad", "label", "_parents", "_op", "_arg", "__weakref__")
+
+    def __init__(self, data, label: str = "") -> None:
+        self.data = _check_data(data)
+        self.grad = 0.0
+        self.label = label
+        self._parents = ()
+        self._op = ""
+        self._arg = None
+
+    # Read-only view of the graph -----------------------------------------------
+
+    @property
+    def parents(self) -> tuple[Value, ...]:
+        """The operands this Value was computed from, in operand order (empty for a leaf)."""
+        return self._parents
+
+    @property
+    def op(self) -> str:
+        """The name of the op that made this Value ('' for a leaf, 'const' for a wrapped number)."""
+        return self._op
+
+    @property
+    def arg(self):
+        """The op's constant, if any: the exponent of ``x ** n``, the slope of ``leaky_relu``."""
+        return self._arg
+
+    @property
+    def is_leaf(self) -> bool:
+        """True when no op made this Value (an input, a parameter or a constant)."""
+        return not self._parents
+
+    def __repr__(self) -> str:
+        label = f", label={self.label!r}" if self.label else ""
+        return f"Value(data={self.data!r}, grad={self.grad!r}{label})"
+
+    # Arithmetic -----------------------------------------------------------------
+
+    def __add__(self, other):
+        other = _coerce(other)
+        return NotImplemented if other is None else _apply("add", (self, other))
+
+    def __radd__(self, other):
+        other = _coerce(other)
+        return NotImplemented if other is None else _apply("add", (other, self))
+
+    def __sub__(self, other):
+        other = _coerce(other)
+        return NotImplemented if other is None else _apply("sub", (self, other))
+
+    def __rsub__(self, other):
+        other = _coerce(other)
+        return NotImplemented if other is None else _apply("sub", (other, self))
+
+    def __mul__(self, other):
+        other = _coerce(other)
+        return NotImplemented if other is None else _apply("mul", (self, other))
+
+    def __rmul__(self, other):
+        other = _coerce(other)
+        return NotImplemented if other is None else _apply("mul", (other, self))
+
+    def __truediv__(self, other):
+        other = _coerce(other)
+        return NotImplemented if other is None else _apply("div", (self, other))
+
+    def __rtruediv__(self, other):
+        other = _coerce(other)
+        return NotImplemented if other is None else _apply("div", (other, self))
+
+    def __pow__(self, other):
+        if isinstance(other, Value):
+            return _apply("vpow", (self, other))
+        if isinstance(other, bool) or not isinstance(other, (int, float)):
+            return NotImplemented
+        return _apply("pow", (self,), other)
+
+    def __rpow__(self, other):
+        other = _coerce(other)
+        return NotImplemented if other is None else _apply("vpow", (other, self))
+
+    def __neg__(self):
+        return _apply("neg", (self,))
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _apply("abs", (self,))
+
+    # Functions ------------------------------------------------------------------
+
+    def exp(self):
+        """e ** self."""
+        return _apply("exp", (self,))
+
+    def log(self):
+        """Natural logarithm; raises ValueError for data <= 0."""
+        return _apply("log", (self,))
+
+    def sqrt(self):
+        """Square root; raises ValueError for data < 0."""
+        return _apply("sqrt", (self,))
+
+    def tanh(self):
+        """Hyperbolic tangent."""
+        return _apply("tanh", (self,))
+
+    def sigmoid(self):
+        """1 / (1 + e^-x), stable for any finite input."""
+        return _apply("sigmoid", (self,))
+
+    def softplus(self):
+        """log(1 + e^x), stable for any finite input."""
+        return _apply("softplus", (self,))
+
+    def relu(self):
+        """max(x, 0)."""
+        return _apply("relu", (self,))
+
+    def leaky_relu(self, slope: float = 0.01):
+        """x if x > 0 else slope * x."""
+        if isinstance(slope, bool) or not isinstance(slope, (int, float)):
+            raise TypeError(f"leaky_relu: slope must be a number, got {slope!r}")
+        return _apply("leaky_relu", (self,), float(slope))
+
+    def sin(self):
+        """Sine."""
+        return _apply("sin", (self,))
+
+    def cos(self):
+        """Cosine."""
+        return _apply("cos", (self,))
+
+    # Comparisons look at data only; == and hash stay identity so Values can key dicts.
+
+    def __lt__(self, other):
+        other = _number(other)
+        return NotImplemented if other is None else self.data < other
+
+    def __le__(self, other):
+        other = _number(other)
+        return NotImplemented if other is None else self.data <= other
+
+    def __gt__(self, other):
+        other = _number(other)
+        return NotImplemented if other is None else self.data > other
+
+    def __ge__(self, other):
+        other = _number(other)
+        return NotImplemented if other is None else self.data >= other
+
+    # Gradients ------------------------------------------------------------------
+
+    def backward(self, create_graph: bool = False):
+        """Fill ``.grad`` of every node with d(self)/d(node); see ``engine.backward``."""
+        return engine.backward(self, create_graph=create_graph)
+
+    def detach(self) -> Value:
+        """A new leaf with the same data and label, cut off from this graph."""
+        return Value(self.data, self.label)
+
+    # Notebook display (rendering lives in autograd.viz, imported only when asked).
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        from .viz import mimebundle
+
+        return mimebundle(self)
+
+    def to_svg(self, **options) -> str:
+        """This Value's graph as SVG text (needs a renderer; see autograd.viz)."""
+        from .viz import draw_dot, to_svg
+
+        return to_svg(draw_dot(self, **options))
+
+
+def _number(x):
+    if isinstance(x, Value):
+        return x.data
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return None
+    return x
+
+
+def _coerce(x):
+    """Operands: Values pass, numbers become constant leaves, anything else is None."""
+    if isinstance(x, Value):
+        return x
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return None
+    return constant(x)
+
+
+def constant(x) -> Value:
+    """A leaf for a plain number used in an expression (``op == 'const'``)."""
+    v = Value(x)
+    v._op = "const"
+    return v
+
+
+def _apply(op: str, operands: tuple, arg=None) -> Value:
+    """Run ``op``'s forward on the operands' data and record the new node."""
+    out = Value.__new__(Value)
+    out.data = _OPS_FORWARD[op]([v.data for v in operands], arg)
+    out.grad = 0.0
+    out.label = ""
+    out._arg = arg
+    grad_enabled, watcher = engine._MODE.get()
+    if grad_enabled:
+        out._parents = operands
+        out._op = op
+    else:
+        out._parents = ()
+        out._op = ""
+    if watcher is not None:
+        watcher(out, op, operands)
+    return out
+
+
+def linear(weights, inputs, bias) -> Value:
+    """``bias + sum_i weights[i] * inputs[i]`` as one node (one neuron's weighted sum).
+
+    Same value and gradients as the loop of ``*`` and ``+``, with 1 node
+    instead of 2n; numbers among the inputs become constants.
+    """
+    ws = [_operand("linear", w) for w in weights]
+    xs = [_operand("linear", x) for x in inputs]
+    if len(ws) != len(xs):
+        raise ValueError(f"linear: got {len(ws)} weights for {len(xs)} inputs")
+    return _apply("linear", (*ws, *xs, _operand("linear", bias)))
+
+
+def _operand(op: str, x) -> Value:
+    v = _coerce(x)
+    if v is None:
+        raise TypeError(f"{op}: operands must be Values or numbers, got {type(x).__name__} {x!r}")
+    return v
