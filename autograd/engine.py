@@ -19,6 +19,10 @@ from .ops import rule_for
 # single lookup, and so threads and async tasks each get their own mode.
 _MODE: ContextVar[tuple] = ContextVar("tapegrad_mode", default=(True, None))
 
+# Called as watcher(value, symbol, other, result) by every comparison of a Value
+# (v < x, v >= w, ...): a compiled tape records them as guards (autograd.compile).
+_COMPARISON_WATCHER: ContextVar = ContextVar("tapegrad_comparison_watcher", default=None)
+
 
 def is_grad_enabled() -> bool:
     """False inside ``no_grad()``: ops then record no parents."""
@@ -52,12 +56,26 @@ def enable_grad():
 
 @contextmanager
 def watch_creation(watcher):
-    """Call ``watcher(node)`` for every node created inside the block."""
+    """Call ``watcher(out, op, operands)`` for every node created inside the block.
+
+    A watcher may also have a ``check_backward(order)`` method, which
+    ``backward`` then calls once after its pass (anomaly mode uses both).
+    """
     token = _MODE.set((_MODE.get()[0], watcher))
     try:
         yield
     finally:
         _MODE.reset(token)
+
+
+@contextmanager
+def watch_comparisons(watcher):
+    """Call ``watcher(value, symbol, other, result)`` for each comparison of a Value."""
+    token = _COMPARISON_WATCHER.set(watcher)
+    try:
+        yield
+    finally:
+        _COMPARISON_WATCHER.reset(token)
 
 
 def topological_order(root) -> list:
@@ -72,7 +90,9 @@ def topological_order(root) -> list:
     # Each stack entry is (node, expanded?): a node is emitted on its second
     # visit, after every parent pushed on its first visit has been emitted.
     stack = [(root, False)]
-    push, pop, emit, seen, mark = stack.append, stack.pop, order.append, visited.__contains__, visited.add
+    # Bound methods as locals: this loop runs once per node of every graph.
+    push, pop, emit = stack.append, stack.pop, order.append
+    seen, mark = visited.__contains__, visited.add
     while stack:
         node, expanded = pop()
         if expanded:
@@ -92,10 +112,22 @@ def _local_grads(node, rule, operands, out):
     try:
         return rule(operands, out, node._arg)
     except (ArithmeticError, ValueError) as err:
-        args = ", ".join(repr(p.data) for p in node._parents)
+        shown = [repr(p.data) for p in node._parents]
+        if node._arg is not None:  # the exponent of x ** n, the slope of leaky_relu
+            shown.append(repr(node._arg))
+        args = ", ".join(shown)
         raise type(err)(
             f"backward of {node._op}({args}): the derivative is not finite here ({err})"
+            + _created_at(node)
         ) from None
+
+
+def _created_at(node) -> str:
+    """Where anomaly mode saw ``node`` being made, for error messages ('' if not recorded)."""
+    from .anomaly import creation_site
+
+    site = creation_site(node)
+    return "" if site is None else f"; the {node._op} node was created at {site}"
 
 
 def backward(root, create_graph: bool = False):
@@ -119,18 +151,37 @@ def backward(root, create_graph: bool = False):
             value = 0.0 if g is None else g.data
             node.grad = node.grad + value if node.is_leaf else value
         return {n: g for n, g in grads.items() if n.is_leaf}
+    # Leaves sum this pass's contributions from zero and add the total to what
+    # they held once, at the end (as PyTorch does): adding each contribution to
+    # the old grad would round differently, and a second call would then not
+    # give exactly twice the first.
+    leaves, held = [], []
     for node in order:
-        if node._parents:
-            node.grad = 0.0
-    root.grad = 1.0 if root._parents else root.grad + 1.0
-    for node in reversed(order):
-        parents = node._parents
-        if not parents:
-            continue
-        upstream = node.grad
-        local = _local_grads(node, rule_for(node._op), [p.data for p in parents], node.data)
-        for parent, d in zip(parents, local):
-            parent.grad += upstream * d  # the one place where float gradients add up
+        if not node._parents:
+            leaves.append(node)
+            held.append(node.grad)
+        node.grad = 0.0
+    root.grad = 1.0
+    try:
+        for node in reversed(order):
+            parents = node._parents
+            if not parents:
+                continue
+            upstream = node.grad
+            local = _local_grads(node, rule_for(node._op), [p.data for p in parents], node.data)
+            for parent, d in zip(parents, local):
+                parent.grad += upstream * d  # the one place where float gradients add up
+    except BaseException:
+        # A pass that fails part-way must not leave half-updated parameters.
+        for leaf, before in zip(leaves, held):
+            leaf.grad = before
+        raise
+    for leaf, before in zip(leaves, held):
+        leaf.grad += before
+    # One lookup per call, none per node: only anomaly mode's watcher checks the pass.
+    watcher = _MODE.get()[1]
+    if watcher is not None and hasattr(watcher, "check_backward"):
+        watcher.check_backward(order)
     return None
 
 

@@ -18,7 +18,8 @@ Adding an op is adding a row: a forward, a rule, a symbol for pictures.
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 # Forward helpers -------------------------------------------------------------
 
@@ -92,6 +93,11 @@ def _sign(x) -> float:
     return 1.0 if x > 0 else (-1.0 if x < 0 else 0.0)
 
 
+def _is_zero(x) -> bool:
+    # Values compare by identity with ==, so a rule asks about the number itself.
+    return (x.data if hasattr(x, "data") else x) == 0
+
+
 # Forward functions (floats only) -----------------------------------------------
 
 
@@ -147,7 +153,7 @@ def _abs_fwd(xs, arg):
 
 def _exp_fwd(xs, arg):
     x = xs[0]
-    if x > _EXP_MAX:
+    if _EXP_MAX < x < math.inf:  # exp(inf) = inf is IEEE, not an overflow
         raise OverflowError(
             f"exp: result overflows a float: exp({_fmt(x)}) (inputs above {_EXP_MAX:.2f} overflow)"
         )
@@ -253,9 +259,11 @@ def pow_rule(xs, out, n):
 def vpow_rule(xs, out, arg):
     """d(x^y)/dx = y * x^(y-1),  d(x^y)/dy = x^y * log(x)."""
     x, y = xs
-    dx = 0.0 if y == 0 else y * x ** (y - 1)
+    # Only 0 ** 0 needs the limit (0, as PyTorch): elsewhere the product keeps dx's
+    # dependence on y, which higher derivatives need even where y == 0.
+    dx = 0.0 if _is_zero(x) and _is_zero(y) else y * x ** (y - 1)
     # At x == 0 the limit of x^y * log(x) is 0 for y > 0 (PyTorch agrees).
-    dy = 0.0 if x == 0 else out * log(x)
+    dy = 0.0 if _is_zero(x) else out * log(x)
     return dx, dy
 
 

@@ -12,6 +12,8 @@ reference counting as soon as the output is dropped.
 
 from __future__ import annotations
 
+import operator
+
 from . import engine
 from .ops import OPS
 
@@ -19,7 +21,12 @@ _OPS_FORWARD = {name: op.forward for name, op in OPS.items()}
 
 
 def _check_data(data) -> float:
-    if isinstance(data, bool) or not isinstance(data, (int, float)):
+    if isinstance(data, int) and not isinstance(data, bool):
+        try:
+            return float(data)
+        except OverflowError:
+            raise OverflowError(f"Value(): the int {data} is too large for a float") from None
+    if not isinstance(data, float):
         what = type(data).__name__
         hint = " (use v.data, or v.detach() for a new leaf)" if isinstance(data, Value) else ""
         raise TypeError(
@@ -174,22 +181,19 @@ class Value:
         return _apply("cos", (self,))
 
     # Comparisons look at data only; == and hash stay identity so Values can key dicts.
+    # A comparison steers the caller's code path, so a compiled tape records it as a guard.
 
     def __lt__(self, other):
-        other = _number(other)
-        return NotImplemented if other is None else self.data < other
+        return _compare(self, "<", other)
 
     def __le__(self, other):
-        other = _number(other)
-        return NotImplemented if other is None else self.data <= other
+        return _compare(self, "<=", other)
 
     def __gt__(self, other):
-        other = _number(other)
-        return NotImplemented if other is None else self.data > other
+        return _compare(self, ">", other)
 
     def __ge__(self, other):
-        other = _number(other)
-        return NotImplemented if other is None else self.data >= other
+        return _compare(self, ">=", other)
 
     # Gradients ------------------------------------------------------------------
 
@@ -221,6 +225,21 @@ def _number(x):
     if isinstance(x, bool) or not isinstance(x, (int, float)):
         return None
     return x
+
+
+_COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+def _compare(v: Value, symbol: str, other):
+    """``v <symbol> other`` on data, told to the comparison watcher if one is set (tracing)."""
+    x = _number(other)
+    if x is None:
+        return NotImplemented
+    result = _COMPARE[symbol](v.data, x)
+    watcher = engine._COMPARISON_WATCHER.get()
+    if watcher is not None:
+        watcher(v, symbol, other, result)
+    return result
 
 
 def _coerce(x):

@@ -1,0 +1,74 @@
+"""``import autograd`` is this project (HIPS autograd shares the name); its core needs no extras."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import autograd
+
+REPO = Path(__file__).resolve().parents[1]
+
+AUTOGRAD_CORE = ["autograd", "autograd.value", "autograd.ops", "autograd.engine"]
+AUTOGRAD_CORE += ["autograd.functional", "autograd.anomaly"]
+# nn is checked module by module as it lands; plots (matplotlib) are optional by design.
+NN_CORE = ["nn", "nn.module", "nn.layers", "nn.functional", "nn.optim", "nn.data", "nn.train"]
+NN_CORE += ["nn.io"]
+THIRD_PARTY = ["graphviz", "tqdm", "numpy", "matplotlib", "torch", "micrograd", "IPython"]
+
+
+def _present(module: str) -> bool:
+    parts = module.split(".")
+    folder = REPO.joinpath(*parts)
+    return folder.joinpath("__init__.py").exists() or folder.with_suffix(".py").exists()
+
+
+def test_autograd_is_this_repository():
+    assert Path(autograd.__file__).resolve().parent == REPO / "autograd"
+    assert hasattr(autograd, "Value") and hasattr(autograd, "topological_order")
+
+
+def test_autograd_is_installed_from_the_tapegrad_distribution():
+    providers = importlib.metadata.packages_distributions().get("autograd", [])
+    assert set(providers) == {"tapegrad"}, f"'autograd' is provided by {providers}"
+    assert importlib.metadata.version("tapegrad") == autograd.__version__
+
+
+_CHECK = r"""
+import importlib, importlib.abc, json, sys
+
+blocked = set(sys.argv[1].split(","))
+
+
+class NoThirdParty(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in blocked:
+            raise ImportError(f"{name} is not installed (blocked by the test)")
+        return None
+
+
+sys.meta_path.insert(0, NoThirdParty())
+before = set(sys.modules)
+for module in sys.argv[2:]:
+    importlib.import_module(module)
+ours = {"autograd", "nn"}
+new = {m.partition(".")[0] for m in set(sys.modules) - before}
+print(json.dumps(sorted(m for m in new if m not in ours and m not in sys.stdlib_module_names)))
+"""
+
+
+def test_the_core_imports_with_no_third_party_package():
+    modules = [m for m in AUTOGRAD_CORE + NN_CORE if _present(m)]
+    assert "autograd.engine" in modules
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", _CHECK, ",".join(THIRD_PARTY), *modules],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [], f"non-standard modules imported: {result.stdout}"
