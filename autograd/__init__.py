@@ -23,21 +23,45 @@ from .value import Value, constant, linear
 
 __version__ = "0.1.0"
 
+# Pictures and step-through live in autograd.viz / autograd.steps, which start
+# subprocesses and are not needed to compute anything: import them on first use.
+_LAZY = {
+    "draw_dot": "viz",
+    "to_dot": "viz",
+    "render": "viz",
+    "backward_steps": "steps",
+    "explain": "steps",
+    "graph_stats": "steps",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'autograd' has no attribute {name!r}")
+
+
 __all__ = [
     "OPS",
     "AnomalyError",
     "GradcheckError",
     "Value",
     "backward",
+    "backward_steps",
     "constant",
     "cos",
     "detect_anomaly",
+    "draw_dot",
     "enable_grad",
     "exp",
+    "explain",
     "grad",
     "gradcheck",
     "gradgradcheck",
     "gradients",
+    "graph_stats",
     "hessian",
     "hvp",
     "is_grad_enabled",
@@ -48,11 +72,13 @@ __all__ = [
     "no_grad",
     "numerical_grad",
     "relu",
+    "render",
     "sigmoid",
     "sin",
     "softplus",
     "sqrt",
     "tanh",
+    "to_dot",
     "topological_order",
     "value_and_grad",
 ]

@@ -214,9 +214,9 @@ class Value:
 
     def to_svg(self, **options) -> str:
         """This Value's graph as SVG text (needs a renderer; see autograd.viz)."""
-        from .viz import draw_dot, to_svg
+        from .viz import to_svg
 
-        return to_svg(draw_dot(self, **options))
+        return to_svg(self, **options)
 
 
 def _number(x):

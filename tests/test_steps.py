@@ -1,0 +1,230 @@
+"""backward_steps (the chain rule node by node), explain (a gradient as a sum of paths), stats."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import pytest
+
+from autograd import Value, gradients, topological_order
+from autograd.steps import backward_steps, explain, graph_stats
+from autograd.viz import DONE, HIGHLIGHT
+
+
+def readme_graph():
+    a = Value(-4.0, label="a")
+    b = Value(2.0, label="b")
+    c = a + b
+    d = a * b + b**3
+    c += c + 1
+    c += 1 + c + (-a)
+    d += d * 2 + (b + a).relu()
+    d += 3 * d + (b - a).relu()
+    e = c - d
+    f = e**2
+    g = f / 2.0
+    g += 10.0 / f
+    g.label = "g"
+    return a, b, g
+
+
+# backward_steps ----------------------------------------------------------------
+
+
+def test_steps_leave_exactly_the_grads_backward_leaves():
+    _, _, g = readme_graph()
+    order = topological_order(g)
+    list(backward_steps(g))  # no backward() before: the steps run the chain rule themselves
+    stepped = [v.grad for v in order]
+    for v in order:
+        v.grad = 0.0
+    g.backward()
+    assert stepped == [v.grad for v in order]
+    a = order[0]
+    assert a.label == "a" and round(a.grad, 4) == 138.8338
+
+
+def test_steps_follow_the_tape_backwards_one_per_op():
+    _, _, g = readme_graph()
+    order = topological_order(g)
+    steps = list(backward_steps(g))
+    assert [s.node for s in steps] == [v for v in reversed(order) if not v.is_leaf]
+    assert [s.index for s in steps] == list(range(len(steps)))
+    assert all(s.total == len(steps) for s in steps)
+    for s in steps:
+        # what arrived from above is the node's final gradient (every consumer came earlier)
+        assert s.upstream == s.node.grad
+        assert s.contributions == tuple(s.upstream * d for d in s.local)
+        assert s.parents == s.node.parents
+
+
+def test_a_step_holds_upstream_local_derivatives_and_contributions():
+    x, w = Value(2.0, label="x"), Value(-3.0, label="w")
+    y = x * w
+    y.label = "y"
+    (step,) = backward_steps(y)
+    assert (step.upstream, step.local, step.contributions) == (1.0, (-3.0, 2.0), (-3.0, 2.0))
+    assert (x.grad, w.grad) == (-3.0, 2.0)
+    assert repr(step) == (
+        "step 1/1: y = x * w = -6.0000\n"
+        "  upstream dy/dy = 1.0000\n"
+        "  -> x: local dy/dx = -3.0000, contribution 1.0000 * -3.0000 = -3.0000\n"
+        "  -> w: local dy/dw = 2.0000, contribution 1.0000 * 2.0000 = 2.0000"
+    )
+
+
+def test_steps_accumulate_into_leaves_like_backward():
+    x = Value(3.0, label="x")
+    y = x * x
+    list(backward_steps(y))
+    list(backward_steps(y))
+    assert x.grad == 12.0  # 2 * (2x), as two backward() calls give
+    assert y.grad == 1.0
+
+
+def test_steps_of_a_leaf_root_and_bad_input():
+    x = Value(1.0)
+    assert list(backward_steps(x)) == []
+    assert x.grad == 1.0
+    with pytest.raises(TypeError, match="backward_steps: root must be a Value"):
+        backward_steps(2.0)  # refused at the call, before any next()
+    with pytest.raises(ZeroDivisionError, match=r"backward of sqrt\(0\.0\)"):
+        list(backward_steps(Value(0.0).sqrt()))
+
+
+def test_frames_show_the_grads_as_they_were_at_that_step():
+    x, w = Value(0.5, label="x"), Value(-1.0, label="w")
+    h = x * w
+    h.label = "h"
+    y = h.tanh()
+    y.label = "y"
+    first, second = list(backward_steps(y))  # drawn after the pass has finished
+    # dy/dh = 1 - tanh(0.5)^2 = 0.786448; dy/dx = w * dy/dh = -0.786448
+    early = first.to_dot()
+    assert "{ x | data 0.5000 | grad 0.0000 }" in early  # x has not received anything yet
+    assert "{ h | data -0.5000 | grad 0.7864 }" in early
+    late = second.to_dot()
+    assert "{ x | data 0.5000 | grad -0.7864 }" in late
+    # the current node is red, the processed ones green
+    line = next(s for s in late.splitlines() if "{ h |" in s)
+    assert f'color="{HIGHLIGHT}"' in line
+    line = next(s for s in late.splitlines() if "{ y |" in s)
+    assert f'color="{DONE}"' in line
+    # frames name unlabelled nodes as the text does
+    z = x * 2.0
+    assert "{ %2 | data 1.0000" in next(backward_steps(z)).to_dot()
+
+
+def test_frame_draw_is_a_digraph_with_the_same_source():
+    graphviz = pytest.importorskip("graphviz")
+    _, _, g = readme_graph()
+    step = list(backward_steps(g))[5]
+    dot = step.draw(rankdir="TB")
+    assert isinstance(dot, graphviz.Digraph)
+    assert dot.source == step.to_dot(rankdir="TB")
+    assert step.frame.source == step.to_dot()
+
+
+# explain -----------------------------------------------------------------------
+
+
+def test_explain_lists_every_path_and_sums_to_the_gradient():
+    x = Value(3.0, label="x")
+    y = x * x + x
+    y.label = "y"
+    out = io.StringIO()
+    e = explain(x, y, file=out)
+    # dy/dx = 2x + 1 = 7: paths x->(x*x) twice (local 3 each), then ->y (local 1); x->y (1)
+    assert e.total == 7.0 and e.n_paths == 3
+    assert sorted(p.product for p in e.paths) == [1.0, 3.0, 3.0]
+    assert out.getvalue() == e.text + "\n"
+    assert e.text.splitlines()[-1] == "dy/dx = 3.0000 + 3.0000 + 1.0000 = 7.0000"
+    assert "  path 3: x -> y" in e.text
+    assert repr(e) == "<Explanation: dy/dx = 3.0000 + 3.0000 + 1.0000 = 7.0000>"
+
+
+def test_explain_totals_equal_backward_for_the_readme_example():
+    a, b, g = readme_graph()
+    g.backward()
+    before = [v.grad for v in topological_order(g)]
+    for leaf in (a, b):
+        listed = explain(leaf, g, max_paths=1000, quiet=True)
+        summed = explain(leaf, g, max_paths=0, quiet=True)
+        assert listed.paths and not summed.paths
+        assert listed.n_paths == summed.n_paths == len(listed.paths)
+        assert math.isclose(listed.total, leaf.grad, rel_tol=1e-12)
+        assert math.isclose(summed.total, leaf.grad, rel_tol=1e-12)
+    assert [v.grad for v in topological_order(g)] == before  # explain changes no grad
+    assert explain(a, g, quiet=True).text.endswith("dg/da = 138.8338")
+
+
+def test_explain_falls_back_when_paths_explode():
+    x = Value(1.0, label="x")
+    v = x
+    for _ in range(60):
+        v = v * v  # x ** (2 ** 60): 2 ** 60 paths
+    e = explain(x, v, quiet=True)
+    assert e.n_paths == 2**60 and e.paths == ()
+    assert e.total == 2.0**60  # d/dx x^n at x = 1 is n
+    assert "1,152,921,504,606,846,976 paths" in e.text
+    assert len(e.text.splitlines()) < 60  # the per-node listing is cut short
+    assert e.total == gradients(v, [x])[0]
+
+
+def test_explain_edge_cases():
+    x, z = Value(2.0, label="x"), Value(5.0, label="z")
+    y = x * 3.0
+    y.label = "y"
+    assert explain(z, y, quiet=True).total == 0.0
+    assert explain(z, y, quiet=True).text == "dy/dz = 0: y does not depend on z"
+    assert explain(y, y, quiet=True).total == 1.0
+    with pytest.raises(ValueError, match="pass root="):
+        explain(x)
+    with pytest.raises(ValueError, match="max_paths must be an int >= 0"):
+        explain(x, y, max_paths=-1)
+    with pytest.raises(TypeError, match="leaf must be a Value"):
+        explain(2.0, y)
+
+
+def test_explain_of_a_kink_or_an_infinite_derivative():
+    x = Value(0.0, label="x")
+    y = x.sqrt()
+    y.label = "y"
+    e = explain(x, y, quiet=True)
+    assert math.isnan(e.total)  # 1 / (2 sqrt 0) is not finite: shown as nan, not a number
+
+
+# graph_stats -----------------------------------------------------------------------
+
+
+def test_graph_stats_counts_by_hand():
+    x, w, b = Value(2.0, label="x"), Value(-3.0, label="w"), Value(6.88, label="b")
+    y = (x * w + b).tanh() + 2
+    s = graph_stats(y, params=[w, b])
+    # x, w, mul, b, add, tanh, const 2, add
+    assert (s.nodes, s.leaves, s.ops, s.edges, s.depth) == (8, 4, 4, 7, 4)
+    assert (s.parameters, s.inputs, s.constants) == (2, 1, 1)
+    assert s.op_histogram == {"add": 2, "mul": 1, "tanh": 1}
+    assert repr(s).splitlines()[0] == (
+        "8 nodes: 4 leaves (2 parameters, 1 other inputs, 1 constants) and 4 ops"
+    )
+
+
+def test_graph_stats_takes_a_module_and_deep_graphs():
+    class Module:
+        def __init__(self, ps):
+            self.ps = ps
+
+        def named_parameters(self):
+            return ((f"p.{i}", p) for i, p in enumerate(self.ps))
+
+    w = Value(0.5)
+    v = w
+    for _ in range(100_000):
+        v = v * 1.0
+    s = graph_stats(v, Module([w, Value(3.0)]))
+    assert s.depth == 100_000 and s.parameters == 1 and s.constants == 100_000
+    assert "depth 100,000" in repr(s)
+    with pytest.raises(TypeError, match="graph_stats: root must be a Value"):
+        graph_stats([v])
