@@ -283,8 +283,9 @@ def linear(weights, inputs, bias) -> Value:
     Same value and gradients as the loop of ``*`` and ``+``, with 1 node
     instead of 2n; numbers among the inputs become constants.
     """
-    ws = [_operand("linear", w) for w in weights]
-    xs = [_operand("linear", x) for x in inputs]
+    # type() is: the common case (parameters and activations) skips the checks.
+    ws = [w if type(w) is Value else _operand("linear", w) for w in weights]
+    xs = [x if type(x) is Value else _operand("linear", x) for x in inputs]
     if len(ws) != len(xs):
         raise ValueError(f"linear: got {len(ws)} weights for {len(xs)} inputs")
     return _apply("linear", (*ws, *xs, _operand("linear", bias)))

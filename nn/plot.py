@@ -168,7 +168,7 @@ def _scores(out) -> list[float]:
 def decision_grid(model, data, resolution: int = 80, threshold: float = 0.0, margin: float = 0.5):
     """The class the model predicts on a grid covering the data: (xs, ys, classes[row][col]).
 
-    ``model([x1, x2])`` is evaluated under ``no_grad``.  One output: class 1
+    ``model([x1, x2])`` is evaluated under ``no_grad`` and in eval mode.  One output: class 1
     where the score is above ``threshold``, else 0.  Several outputs: the
     index of the largest.
     """
@@ -186,16 +186,24 @@ def decision_grid(model, data, resolution: int = 80, threshold: float = 0.0, mar
     xs = [lo[0] + (hi[0] - lo[0]) * k / (resolution - 1) for k in range(resolution)]
     ys = [lo[1] + (hi[1] - lo[1]) * k / (resolution - 1) for k in range(resolution)]
     classes = []
-    with no_grad():
-        for yv in ys:
-            row = []
-            for xv in xs:
-                scores = _scores(model([xv, yv]))
-                if len(scores) == 1:
-                    row.append(1 if scores[0] > threshold else 0)
-                else:
-                    row.append(max(range(len(scores)), key=scores.__getitem__))
-            classes.append(row)
+    # A picture of what the model predicts: dropout off (eval mode), then restored.
+    was_training = getattr(model, "training", None)
+    if was_training:
+        model.eval()
+    try:
+        with no_grad():
+            for yv in ys:
+                row = []
+                for xv in xs:
+                    scores = _scores(model([xv, yv]))
+                    if len(scores) == 1:
+                        row.append(1 if scores[0] > threshold else 0)
+                    else:
+                        row.append(max(range(len(scores)), key=scores.__getitem__))
+                classes.append(row)
+    finally:
+        if was_training:
+            model.train()
     return xs, ys, classes
 
 

@@ -121,6 +121,17 @@ def test_decision_grid_multiclass_takes_the_argmax_and_accepts_a_dataset():
     assert set(expected) == {0, 1, 2}
 
 
+def test_decision_grid_predicts_in_eval_mode_and_restores_training():
+    import nn
+
+    model = nn.MLP(2, [16, 1], dropout=0.5, seed=3).train()
+    data = ([[0.0, 0.0], [1.0, 1.0]], [0, 1])
+    first = decision_grid(model, data, resolution=6)[2]
+    second = decision_grid(model, data, resolution=6)[2]
+    assert first == second  # dropout off: the same picture twice
+    assert model.training is True
+
+
 def test_decision_boundary_png(tmp_path):
     fig = plot_decision_boundary(
         lambda p: Value(p[0]) + Value(p[1]), (X, Y), tmp_path / "b.png", resolution=20
