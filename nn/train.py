@@ -330,7 +330,7 @@ def _train_epoch(model, batch_list, loss_fn, threshold, optimizer, l2) -> tuple[
         loss_sum += objective.data * len(batch)
         right += round(F.accuracy(outputs, batch.y, threshold) * len(batch))
         seen += len(batch)
-    if len(batch_list) == 1:  # full batch: the step's own loss, without a rounding detour
+    if seen == len(batch):  # one batch: its own loss, without a rounding detour
         return objective.data, right / seen
     return loss_sum / seen, right / seen
 

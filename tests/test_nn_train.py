@@ -90,6 +90,21 @@ def test_fit_follows_micrograds_training_loop_step_by_step():
     assert [p.data for p in ours.parameters()] == pytest.approx([p.data for p in mws], rel=1e-12)
 
 
+def test_full_batch_history_records_each_steps_own_loss_exactly():
+    data = moons(n=20, noise=0.1, seed=2).signed()
+    by_hand, by_fit = MLP(2, [4, 1], seed=5), MLP(2, [4, 1], seed=5)
+    opt = SGD(by_hand.parameters(), lr=0.5)
+    losses = []
+    for _ in range(4):
+        loss = F.hinge([by_hand(x) for x in data.X], data.y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.data)
+    history = fit(by_fit, data, "hinge", SGD(by_fit.parameters(), lr=0.5), epochs=4, verbose=False)
+    assert history.train_loss == losses  # exactly: no mean-of-one rounding
+
+
 class Snapshots(Callback):
     """Keeps the weights at the end of every epoch."""
 
