@@ -189,7 +189,8 @@ def _graph_gradients(root, order) -> dict:
     """The chain rule on Values: {node: d(root)/d(node) as a Value with its own graph}."""
     from .value import Value
 
-    grads = {root: Value(1.0)}
+    # The seed d(root)/d(root) = 1, labelled so it can be found in pictures of the gradient graph.
+    grads = {root: Value(1.0, label="seed")}
     with enable_grad():
         for node in reversed(order):
             upstream = grads.get(node)
