@@ -1,0 +1,85 @@
+"""micrograd's demo step written by hand in plain Python: the speed reference for tapes.
+
+An MLP with ReLU hidden layers and a linear output, the hinge loss
+mean(relu(1 - y * score)) + alpha * sum(p^2), forward and backward for each
+sample with lists and loops, no autograd at all.  Parameters are one flat
+list in micrograd's order (layer by layer, neuron by neuron, weights then
+bias), so the numbers can be compared with every engine.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+
+def split(flat: list[float], sizes: list[int]) -> list[list[tuple[list[float], int]]]:
+    """Where each neuron's weights and bias sit in the flat list: [[(weight slots, bias slot)]]."""
+    layers, k = [], 0
+    for nin, nout in pairwise(sizes):
+        layer = []
+        for _ in range(nout):
+            layer.append((list(range(k, k + nin)), k + nin))
+            k += nin + 1
+        layers.append(layer)
+    if k != len(flat):
+        raise ValueError(f"split: {len(flat)} parameters for sizes {sizes} (needs {k})")
+    return layers
+
+
+def loss_and_grads(flat: list[float], sizes: list[int], X, Y, alpha: float = 1e-4):
+    """The demo loss and d loss / d p for every parameter p, by the chain rule by hand."""
+    layers = [[([flat[i] for i in ws], flat[b]) for ws, b in layer] for layer in split(flat, sizes)]
+    grads = [[([0.0] * len(w), [0.0]) for w, _ in layer] for layer in layers]
+    last = len(layers) - 1
+    n = len(X)
+    data_loss = 0.0
+    for x, y in zip(X, Y):
+        # Forward: keep each layer's input and pre-activation for the backward pass.
+        inputs, zs = [], []
+        h = x
+        for li, layer in enumerate(layers):
+            z = []
+            for w, b in layer:
+                s = b
+                for wi, hi in zip(w, h):
+                    s += wi * hi
+                z.append(s)
+            inputs.append(h)
+            zs.append(z)
+            h = z if li == last else [v if v > 0 else 0.0 for v in z]
+        margin = 1.0 - y * h[0]
+        if margin <= 0.0:
+            continue  # relu(margin) = 0: no loss, no gradient from this sample
+        data_loss += margin
+        # Backward: d loss_i / d score = -y, then layer by layer.
+        upstream = [-y]
+        for li in range(last, -1, -1):
+            if li != last:
+                upstream = [u if z > 0 else 0.0 for u, z in zip(upstream, zs[li])]
+            h = inputs[li]
+            down = [0.0] * len(h)
+            for (w, _), (gw, gb), u in zip(layers[li], grads[li], upstream):
+                if u == 0.0:
+                    continue
+                gb[0] += u
+                for j, hj in enumerate(h):
+                    gw[j] += u * hj
+                    down[j] += u * w[j]
+            upstream = down
+    scale = 1.0 / n
+    reg = alpha * sum(p * p for p in flat)
+    out = [0.0] * len(flat)
+    for layer, glayer in zip(split(flat, sizes), grads):
+        for (ws, b), (gw, gb) in zip(layer, glayer):
+            for i, g in zip(ws, gw):
+                out[i] = g * scale + 2.0 * alpha * flat[i]
+            out[b] = gb[0] * scale + 2.0 * alpha * flat[b]
+    return data_loss * scale + reg, out
+
+
+def step(flat: list[float], sizes: list[int], X, Y, lr: float, alpha: float = 1e-4) -> float:
+    """One SGD step in place; returns the loss before it."""
+    loss, grads = loss_and_grads(flat, sizes, X, Y, alpha)
+    for i, g in enumerate(grads):
+        flat[i] -= lr * g
+    return loss
