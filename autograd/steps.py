@@ -29,13 +29,16 @@ MAX_LISTED_LINES = 40
 
 
 def _names(order: list) -> dict:
-    """A short name per Value: its label, a constant's number, else '%k', its place on the tape."""
+    """A short name per Value: its label, a constant's number, else '%k', its place on the tape.
+
+    A negative constant is bracketed, so that 'b * (-1)' and 'd%2/d(-1)' read right.
+    """
     names = {}
     for i, v in enumerate(order):
         if v.label:
             names[v] = v.label
         elif v.op == "const":
-            names[v] = f"{v.data:g}"
+            names[v] = f"({v.data:g})" if v.data < 0 else f"{v.data:g}"
         else:
             names[v] = f"%{i}"
     return names
@@ -112,7 +115,7 @@ class Step:
         for p, d, c in zip(self.parents, self.local, self.contributions, strict=True):
             lines.append(
                 f"  -> {names[p]}: local d{node}/d{names[p]} = {_fmt(d, 4)}, "
-                f"contribution {_fmt(self.upstream, 4)} * {_fmt(d, 4)} = {_fmt(c, 4)}"
+                f"contribution {_num(self.upstream)} * {_num(d)} = {_fmt(c, 4)}"
             )
         return "\n".join(lines)
 
@@ -198,10 +201,15 @@ def _steps(root: Value):
 
 @dataclass(frozen=True)
 class Path:
-    """One route from the leaf to the output: the nodes, and the local derivative of each edge."""
+    """One route from the leaf to the output: the nodes, and each edge's local derivative.
+
+    ``slots[i]`` is the operand position through which ``nodes[i]`` enters ``nodes[i + 1]``
+    (in ``a * a`` the two paths through the product differ only there).
+    """
 
     nodes: tuple
     factors: tuple
+    slots: tuple
 
     @property
     def product(self) -> float:
@@ -299,17 +307,22 @@ def explain(
     if n_paths <= max_paths:
         paths = tuple(_paths(leaf, root, consumers, local))
         total = math.fsum(p.product for p in paths)
-        noun = "path" if n_paths == 1 else "paths"
-        lines.append(f"d{r}/d{x} = sum over {n_paths} {noun} from {x} to {r} of the product")
+        if n_paths == 1:
+            route, chain = _chain(paths[0], names)
+            lines.append(
+                f"d{r}/d{x} = the product of the local derivatives along the one path "
+                f"from {x} to {r} (the chain rule):"
+            )
+            lines.append(f"  path: {route}")
+            chain = chain if len(paths[0].factors) > 1 else ""  # not 'dy/dx = dy/dx = ...'
+            lines.append(f"d{r}/d{x} = {chain}{_fmt(total, 4)}")
+            return _finish(leaf, root, total, n_paths, paths, lines, file, quiet)
+        lines.append(f"d{r}/d{x} = sum over {n_paths} paths from {x} to {r} of the product")
         lines.append("of the local derivatives along the path (the chain rule):")
         for k, path in enumerate(paths, 1):
-            route = " -> ".join(names[v] for v in path.nodes)
-            pairs = pairwise(path.nodes)
-            symbols = " * ".join(f"d{names[b]}/d{names[a]}" for a, b in pairs)
-            numbers = " * ".join(_num(f) for f in path.factors)
+            route, chain = _chain(path, names)
             lines.append(f"  path {k}: {route}")
-            product = "" if len(path.factors) == 1 else f" = {_fmt(path.product, 4)}"
-            lines.append(f"    {symbols} = {numbers}{product}")
+            lines.append(f"    {chain}{_fmt(path.product, 4)}")
         terms = " + ".join(_num(p.product) for p in paths)
         lines.append(f"d{r}/d{x} = {terms} = {_fmt(total, 4)}")
         return _finish(leaf, root, total, n_paths, paths, lines, file, quiet)
@@ -347,6 +360,22 @@ def explain(
     return _finish(leaf, root, adj[leaf], n_paths, (), lines, file, quiet)
 
 
+def _chain(path: Path, names: dict) -> tuple[str, str]:
+    """The route 'x -> u -> L' and the chain 'du/dx * dL/du = 2.0000 * (-1.0000) = '.
+
+    Where the same Value is several operands of one op (a * a), the route says
+    which operand this path goes through.  A one-edge path's chain is 'dL/dx = '.
+    """
+    route = names[path.nodes[0]]
+    for a, b, slot in zip(path.nodes[:-1], path.nodes[1:], path.slots, strict=True):
+        twice = b.parents.count(a) > 1
+        route += f" -> {names[b]}" + (f" (as operand {slot + 1})" if twice else "")
+    symbols = " * ".join(f"d{names[b]}/d{names[a]}" for a, b in pairwise(path.nodes))
+    if len(path.factors) == 1:
+        return route, f"{symbols} = "
+    return route, f"{symbols} = {' * '.join(_num(f) for f in path.factors)} = "
+
+
 def _num(x: float) -> str:
     """A number inside a formula: negatives in parentheses, so '2 * (-3)' reads right."""
     text = _fmt(x, 4)
@@ -362,15 +391,15 @@ def _finish(leaf, root, total, n_paths, paths, lines, file, quiet) -> Explanatio
 
 def _paths(leaf, root, consumers, local):
     """Every path leaf -> root with its edge factors (one per edge, so a * a gives two)."""
-    stack = [((leaf,), ())]
+    stack = [((leaf,), (), ())]
     while stack:
-        route, factors = stack.pop()
+        route, factors, slots = stack.pop()
         here = route[-1]
         if here is root:
-            yield Path(route, factors)
+            yield Path(route, factors, slots)
             continue
         for c, slot in reversed(consumers[here]):
-            stack.append(((*route, c), (*factors, local[c][slot])))
+            stack.append(((*route, c), (*factors, local[c][slot]), (*slots, slot)))
 
 
 # graph_stats ---------------------------------------------------------------------------

@@ -191,20 +191,20 @@ def _check_options(rankdir, precision, max_nodes, edge_labels, legend, clusters,
         raise ValueError(f"clusters must be True, False or None (automatic), got {clusters!r}")
 
 
-def _named_params(params, module) -> tuple[dict, bool]:
-    """({Value: dotted name}, given a module?) from an iterable of Values or a module."""
+def _named_params(params, module) -> tuple[dict, str | None]:
+    """({Value: dotted name}, the module's class name or None) from Values or a module."""
     if params is not None and module is not None:
         raise ValueError("pass either params= or module=, not both")
     source = module if module is not None else params
     if source is None:
-        return {}, False
+        return {}, None
     named = {}
     if hasattr(source, "named_parameters"):
         for name, p in source.named_parameters():
             if not isinstance(p, Value):
                 raise TypeError(f"params: named_parameters() gave {type(p).__name__} for {name!r}")
             named[p] = name or p.label
-        return named, True
+        return named, type(source).__name__
     if module is not None:
         raise TypeError(f"module must have named_parameters(), got {type(module).__name__}")
     if isinstance(source, Value):
@@ -213,7 +213,7 @@ def _named_params(params, module) -> tuple[dict, bool]:
         if not isinstance(p, Value):
             raise TypeError(f"params must hold Values, got {type(p).__name__} {p!r}")
         named[p] = p.label
-    return named, False
+    return named, None
 
 
 def _owner(name: str) -> str:
@@ -233,38 +233,44 @@ def _cluster_levels(owner: str) -> list[str]:
     return levels
 
 
-def _assign_clusters(order, named, uses) -> dict:
-    """{Value: owner path} for parameters and the neuron arithmetic built on them.
+def _assign_clusters(order, named, home, uses) -> dict:
+    """{Value: owner path} for parameters and the computation of the neuron that owns them.
 
-    A node joins a neuron when its parameter operands all belong to it; sums of
-    that neuron's single-use partial results join it too, and so does one
-    activation on top, which closes the neuron (what uses its output is outside,
-    such as the loss).
+    A neuron's box holds act(b + sum_i w_i x_i) and nothing else.  A node joins
+    neuron N when it
+    - weighs: uses parameters of N (of no other neuron) together with a value from
+      outside N, an input or a previous layer's output: w * x, linear(w, x, b);
+    - gathers: adds partial results of N, each used only here, to parameters of N
+      or to a constant 0 (where Python's sum() starts): b + w*x, s + w*x;
+    - activates: one single-operand op on a partial result of N used only there;
+      the activation closes N (what uses it, like the next layer, is outside).
+    A use of parameters that meets no input, such as p * p in an L2 penalty or
+    p ** 2 in a weight norm, is about the parameters, not the neuron's output: it,
+    and everything built on it, stays outside the box.  Parameters named without
+    an owner ('w.0', 'b' of a lone neuron) belong to ``home``, the module itself.
     """
-    owner = {p: _owner(name) for p, name in named.items() if _owner(name)}
-    closed = set()
-
-    def inside(p):
-        """A partial result of some neuron that nothing else uses."""
-        return p in owner and uses[p] == 1 and p not in closed and p not in named
+    owner = {p: _owner(name) or home for p, name in named.items()}
+    owner = {p: o for p, o in owner.items() if o}
+    partial = {}  # an open partial result of a neuron (not yet activated) -> the neuron
 
     for node in order:
-        if node.is_leaf or node in owner:
+        if node.is_leaf:
             continue
-        param_owners = {owner[p] for p in node.parents if p in named and p in owner}
-        if param_owners:
-            if len(param_owners) == 1:
-                owner[node] = param_owners.pop()
+        by_params = {owner[p] for p in node.parents if p in named and p in owner}
+        neurons = by_params or {partial[p] for p in node.parents if p in partial}
+        if len(neurons) != 1:
             continue
-        if len(node.parents) == 1 and inside(node.parents[0]):
-            owner[node] = owner[node.parents[0]]
-            closed.add(node)
+        (n,) = neurons
+        own = [p for p in node.parents if partial.get(p) == n and uses[p] == 1]
+        outside = [p for p in node.parents if owner.get(p) != n]
+        if len(node.parents) == 1:
+            if own:  # activates
+                owner[node] = n
         elif node.op == "add":
-            # A running sum of the neuron's products; a constant 0 is where sum() starts.
-            owners = {owner[p] for p in node.parents if inside(p)}
-            rest_ok = all(inside(p) or (p.op == "const" and p.data == 0) for p in node.parents)
-            if len(owners) == 1 and rest_ok:
-                owner[node] = owners.pop()
+            if own and all(p.op == "const" and p.data == 0 for p in outside):  # gathers
+                owner[node] = partial[node] = n
+        elif by_params and outside:  # weighs
+            owner[node] = partial[node] = n
     return owner
 
 
@@ -319,7 +325,7 @@ def layout(
     if not isinstance(root, Value):
         raise TypeError(f"draw_dot: root must be a Value, got {type(root).__name__} {root!r}")
     _check_options(rankdir, precision, max_nodes, edge_labels, legend, clusters, ids)
-    named, is_module = _named_params(params, module)
+    named, home = _named_params(params, module)
     grad_of = (lambda v: grads.get(v, v.grad)) if grads is not None else (lambda v: v.grad)
 
     order = topological_order(root)
@@ -364,10 +370,11 @@ def layout(
             if v is highlight or any(p in on_path for p in v.parents):
                 on_path.add(v)
 
-    use_clusters = is_module if clusters is None else clusters
+    use_clusters = home is not None if clusters is None else clusters
     owner: dict = {}  # Value -> the module path whose box it is drawn in
     if use_clusters and named:
-        owner = _assign_clusters(order, named, Counter(p for v in order for p in v.parents))
+        uses = Counter(p for v in order for p in v.parents)
+        owner = _assign_clusters(order, named, home, uses)
 
     def kind(v):
         if v is root:
@@ -388,9 +395,9 @@ def layout(
             grad_text += f" = {joined}" if agrees else f" (edges: {joined})"
         fields = [f"data {_fmt(v.data, precision)}", grad_text]
         label = v.label or ("const" if v.op == "const" else (f"%{index[v]}" if ids else ""))
-        prefix = owner.get(v, "") + "."
-        if v in named and named[v].startswith(prefix):
-            label = named[v][len(prefix) :]  # inside its neuron's box, 'w.1' says enough
+        if named.get(v) and v in owner:
+            # inside its neuron's box, 'w.1' says enough
+            label = named[v].removeprefix(owner[v] + ".")
         if label:
             fields.insert(0, label)
         attrs = {

@@ -69,8 +69,29 @@ def test_a_step_holds_upstream_local_derivatives_and_contributions():
     assert repr(step) == (
         "step 1/1: y = x * w = -6.0000\n"
         "  upstream dy/dy = 1.0000\n"
-        "  -> x: local dy/dx = -3.0000, contribution 1.0000 * -3.0000 = -3.0000\n"
+        "  -> x: local dy/dx = -3.0000, contribution 1.0000 * (-3.0000) = -3.0000\n"
         "  -> w: local dy/dw = 2.0000, contribution 1.0000 * 2.0000 = 2.0000"
+    )
+
+
+def test_step_text_brackets_negative_factors_as_explain_does():
+    x = Value(2.0, label="x")
+    y = (x * -0.5).tanh()
+    y.label = "y"
+    step = list(backward_steps(y))[1]
+    # dy/d%2 = 1 - tanh(-1)^2 = 0.419974, times the locals -0.5 and x = 2: -0.209987, 0.839948
+    assert str(step) == (
+        "step 2/2: %2 = x * (-0.5) = -1.0000\n"
+        "  upstream dy/d%2 = 0.4200\n"
+        "  -> x: local d%2/dx = -0.5000, contribution 0.4200 * (-0.5000) = -0.2100\n"
+        "  -> (-0.5): local d%2/d(-0.5) = 2.0000, contribution 0.4200 * 2.0000 = 0.8399"
+    )
+    z = -x  # a negative upstream is bracketed too: dw/dz = 2z = -4, dz/dx = -1
+    z.label = "z"
+    w = z * z
+    w.label = "w"
+    assert str(list(backward_steps(w))[1]).endswith(
+        "-> x: local dz/dx = -1.0000, contribution (-4.0000) * (-1.0000) = 4.0000"
     )
 
 
@@ -142,6 +163,39 @@ def test_explain_lists_every_path_and_sums_to_the_gradient():
     assert e.text.splitlines()[-1] == "dy/dx = 3.0000 + 3.0000 + 1.0000 = 7.0000"
     assert "  path 3: x -> y" in e.text
     assert repr(e) == "<Explanation: dy/dx = 3.0000 + 3.0000 + 1.0000 = 7.0000>"
+
+
+def test_explain_tells_apart_the_paths_through_each_operand_of_a_square():
+    a = Value(3.0, label="a")
+    s = a * a
+    s.label = "s"
+    c = s + a
+    c.label = "c"
+    e = explain(a, c, quiet=True)
+    # dc/da = 2a + 1 = 7: through s as its first operand (3), as its second (3), directly (1)
+    assert [p.slots for p in e.paths] == [(0, 0), (1, 0), (1,)]
+    assert e.text.splitlines()[2:8:2] == [
+        "  path 1: a -> s (as operand 1) -> c",
+        "  path 2: a -> s (as operand 2) -> c",
+        "  path 3: a -> c",
+    ]
+
+
+def test_explain_of_a_single_path_ends_with_the_chain_once():
+    x, w = Value(2.0, label="x"), Value(-3.0, label="w")
+    u = x * w
+    u.label = "u"
+    loss = u + 1.0
+    loss.label = "L"
+    # dL/dx = dL/du * du/dx = 1 * w = -3
+    assert explain(x, loss, quiet=True).text.splitlines() == [
+        "dL/dx = the product of the local derivatives along the one path from x to L "
+        "(the chain rule):",
+        "  path: x -> u -> L",
+        "dL/dx = du/dx * dL/du = (-3.0000) * 1.0000 = -3.0000",
+    ]
+    # one edge: the number alone, not 'du/dx = du/dx = ...'
+    assert explain(x, u, quiet=True).text.splitlines()[-1] == "du/dx = -3.0000"
 
 
 def test_explain_totals_equal_backward_for_the_readme_example():

@@ -418,6 +418,57 @@ def test_module_graphs_cluster_by_layer_and_neuron(fused):
     assert {"layers.0.neurons.1.w.0", "layers.1.neurons.0.b"} <= shown
 
 
+def neuron_boxes(src: str) -> dict:
+    """{node id: label of the innermost neuron box holding it} from DOT text."""
+    _, _, clusters = parse_dot(src)
+    boxes = [(attrs["label"], members) for attrs, members in clusters.values()]
+    boxes.sort(key=lambda box: len(box[1]), reverse=True)  # inner boxes last, so they win
+    return {m: label for label, members in boxes if "neurons." in label for m in members}
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_a_neuron_box_holds_its_forward_computation_not_a_penalty_on_its_parameters(fused):
+    import nn
+
+    model = nn.MLP(2, [2, 1], seed=0, fused=fused)
+    out = model([Value(1.0, label="x0"), Value(-2.0, label="x1")])
+    penalty = nn.functional.l2_penalty(model.parameters())
+    loss = (out - 1.0) ** 2 + 0.01 * penalty
+    ids = layout(loss, module=model).values
+    box = neuron_boxes(to_dot(loss, module=model))
+
+    def box_of(v):
+        return box.get(ids[v] + ("" if v.is_leaf else "op"))
+
+    neuron_of = {p: ".".join(name.split(".")[:4]) for name, p in model.named_parameters()}
+    assert {box_of(p) for p in neuron_of} == set(neuron_of.values())
+    # the penalty (p * p for every parameter, and their sum) is outside every neuron's box
+    squares = [v for v in topological_order(penalty) if v.op == "mul"]
+    assert len(squares) == 9 and all(v.parents[0] is v.parents[1] for v in squares)
+    assert [v for v in topological_order(penalty) if not v.is_leaf and box_of(v)] == []
+    # every op of the forward pass is in a neuron's box: the one of the parameters it
+    # weighs inputs with (linear, w * x, b + ...), else that of what it sums or activates
+    forward_ops = [v for v in topological_order(out) if not v.is_leaf]
+    assert {v.op for v in forward_ops} == ({"linear", "relu"} if fused else {"mul", "add", "relu"})
+    for v in forward_ops:
+        params = [neuron_of[p] for p in v.parents if p in neuron_of]
+        assert box_of(v) == (params[0] if params else box_of(v.parents[0])) is not None
+
+
+def test_a_lone_neuron_gets_one_box():
+    import nn
+
+    neuron = nn.Neuron(2, seed=0)
+    y = neuron([1.0, -2.0])
+    nodes, _, clusters = parse_dot(to_dot(y, module=neuron))
+    ((attrs, members),) = clusters.values()
+    assert attrs["label"] == "Neuron"
+    params = [m for m in members if nodes[m].get("fillcolor") == COLOURS["parameter"]]
+    ops = sorted(nodes[m]["label"] for m in members if nodes[m].get("shape") == "ellipse")
+    assert sorted(fields(nodes[m]["label"])[0] for m in params) == ["b", "w.0", "w.1"]
+    assert ops == ["ReLU", "linear"]  # its weighted sum and activation, as in an MLP's box
+
+
 def test_clusters_can_be_turned_off_or_requested_for_plain_params():
     module, loss = tiny_mlp(True)
     assert parse_dot(to_dot(loss, module=module, clusters=False))[2] == {}
