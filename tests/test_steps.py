@@ -6,34 +6,17 @@ import io
 import math
 
 import pytest
+from readme_example import readme_graph
 
 from autograd import Value, gradients, topological_order
 from autograd.steps import backward_steps, explain, graph_stats
 from autograd.viz import DONE, HIGHLIGHT
 
-
-def readme_graph():
-    a = Value(-4.0, label="a")
-    b = Value(2.0, label="b")
-    c = a + b
-    d = a * b + b**3
-    c += c + 1
-    c += 1 + c + (-a)
-    d += d * 2 + (b + a).relu()
-    d += 3 * d + (b - a).relu()
-    e = c - d
-    f = e**2
-    g = f / 2.0
-    g += 10.0 / f
-    g.label = "g"
-    return a, b, g
-
-
 # backward_steps ----------------------------------------------------------------
 
 
 def test_steps_leave_exactly_the_grads_backward_leaves():
-    _, _, g = readme_graph()
+    _, _, g = readme_graph(backward=False)
     order = topological_order(g)
     list(backward_steps(g))  # no backward() before: the steps run the chain rule themselves
     stepped = [v.grad for v in order]
@@ -46,7 +29,7 @@ def test_steps_leave_exactly_the_grads_backward_leaves():
 
 
 def test_steps_follow_the_tape_backwards_one_per_op():
-    _, _, g = readme_graph()
+    _, _, g = readme_graph(backward=False)
     order = topological_order(g)
     steps = list(backward_steps(g))
     assert [s.node for s in steps] == [v for v in reversed(order) if not v.is_leaf]
@@ -139,7 +122,7 @@ def test_frames_show_the_grads_as_they_were_at_that_step():
 
 def test_frame_draw_is_a_digraph_with_the_same_source():
     graphviz = pytest.importorskip("graphviz")
-    _, _, g = readme_graph()
+    _, _, g = readme_graph(backward=False)
     step = list(backward_steps(g))[5]
     dot = step.draw(rankdir="TB")
     assert isinstance(dot, graphviz.Digraph)
@@ -199,7 +182,7 @@ def test_explain_of_a_single_path_ends_with_the_chain_once():
 
 
 def test_explain_totals_equal_backward_for_the_readme_example():
-    a, b, g = readme_graph()
+    a, b, g = readme_graph(backward=False)
     g.backward()
     before = [v.grad for v in topological_order(g)]
     for leaf in (a, b):

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+from readme_example import readme_graph
 
 from autograd import Value, linear, topological_order
 from autograd.viz import COLOURS, HIGHLIGHT, draw_dot, layout, to_dot
@@ -61,25 +62,6 @@ def fields(label: str) -> list[str]:
     return [f.strip() for f in re.split(r"(?<!\\)\|", label[2:-2])]
 
 
-def readme_example():
-    """The expression of the README (micrograd's), with its numbers known to 4 d.p."""
-    a = Value(-4.0, label="a")
-    b = Value(2.0, label="b")
-    c = a + b
-    d = a * b + b**3
-    c += c + 1
-    c += 1 + c + (-a)
-    d += d * 2 + (b + a).relu()
-    d += 3 * d + (b - a).relu()
-    e = c - d
-    f = e**2
-    g = f / 2.0
-    g += 10.0 / f
-    g.label = "g"
-    g.backward()
-    return a, b, g
-
-
 def record_of(nodes, value_label):
     found = [a for a in records(nodes).values() if fields(a["label"])[0] == value_label]
     assert len(found) == 1, value_label
@@ -90,7 +72,7 @@ def record_of(nodes, value_label):
 
 
 def test_readme_graph_has_a_record_per_value_and_an_op_node_per_operation():
-    _, _, g = readme_example()
+    _, _, g = readme_graph()
     order = topological_order(g)
     nodes, edges, _ = parse_dot(to_dot(g))
     ops = [v for v in order if not v.is_leaf]
@@ -135,7 +117,7 @@ def test_a_leaf_alone_is_one_record_and_no_edges():
 
 def test_ids_are_deterministic_and_follow_the_tape():
     def build():
-        _, _, g = readme_example()
+        _, _, g = readme_graph()
         return to_dot(g, edge_labels=True)
 
     first, second = build(), build()
@@ -146,7 +128,7 @@ def test_ids_are_deterministic_and_follow_the_tape():
 
 def test_draw_dot_is_a_graphviz_digraph_with_the_same_source():
     graphviz = pytest.importorskip("graphviz")
-    a, _, g = readme_example()
+    a, _, g = readme_graph()
     for options in [
         {},
         {"edge_labels": True, "precision": 2},
@@ -159,7 +141,7 @@ def test_draw_dot_is_a_graphviz_digraph_with_the_same_source():
 
 
 def test_rankdir_and_precision():
-    _, _, g = readme_example()
+    _, _, g = readme_graph()
     assert "rankdir=TB" in to_dot(g, rankdir="TB")
     assert "rankdir=LR" in to_dot(g)
     nodes, _, _ = parse_dot(to_dot(g, precision=2))
@@ -195,7 +177,7 @@ def test_tiny_and_huge_numbers_are_not_shown_as_zero_or_sprawling():
     ],
 )
 def test_invalid_options_name_the_option_and_the_accepted_values(option, value, expected):
-    _, _, g = readme_example()
+    _, _, g = readme_graph()
     with pytest.raises(ValueError, match=re.escape(expected)) as err:
         to_dot(g, **{option: value})
     assert repr(value) in str(err.value)
@@ -522,7 +504,7 @@ def test_record_special_characters_are_escaped():
 
 
 def test_layout_is_the_single_source_of_both_emitters():
-    _, _, g = readme_example()
+    _, _, g = readme_graph()
     drawing = layout(g, edge_labels=True)
     ids = set(drawing.values.values())
     nodes, _, _ = parse_dot(to_dot(g, edge_labels=True))

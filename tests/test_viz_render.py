@@ -17,6 +17,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from readme_example import readme_graph
 
 from autograd import Value, viz
 from autograd.steps import backward_steps, graph_stats
@@ -43,24 +44,6 @@ needs_renderer = pytest.mark.skipif(not HAS_RENDERER, reason="no viz extra, no s
 def no_renderer(monkeypatch, tmp_path):
     """Point the lookup at a file that does not exist."""
     monkeypatch.setenv(viz.RENDERER_ENV, str(tmp_path / "no-such-dot"))
-
-
-def readme_graph():
-    a = Value(-4.0, label="a")
-    b = Value(2.0, label="b")
-    c = a + b
-    d = a * b + b**3
-    c += c + 1
-    c += 1 + c + (-a)
-    d += d * 2 + (b + a).relu()
-    d += 3 * d + (b - a).relu()
-    e = c - d
-    f = e**2
-    g = f / 2.0
-    g += 10.0 / f
-    g.label = "g"
-    g.backward()
-    return a, b, g
 
 
 def svg_texts(svg: str) -> list[str]:
