@@ -45,7 +45,7 @@ def softmax(logits: Sequence) -> list[Value]:
     zs = [_value(z, "softmax") for z in logits]
     if not zs:
         raise ValueError("softmax: needs at least one logit, got an empty list")
-    m = max(z.data for z in zs)
+    m = _shift(zs)
     es = [(z - m).exp() for z in zs]
     total = _sum(es)
     return [e / total for e in es]
@@ -68,6 +68,25 @@ def _number(x, op: str, what: str) -> float:
     if isinstance(x, (int, float)) and not isinstance(x, bool):
         return float(x)
     raise TypeError(f"{op}: each {what} must be a number, got {type(x).__name__} {x!r}")
+
+
+def _shift(zs: list) -> float:
+    """max_j z_j as a plain number: subtracted before exp() so that every e^(z_j - m) <= 1.
+
+    Any constant m gives the same log-sum-exp and the same derivatives, so the
+    read is declared safe for ``autograd.compile.trace``, which then freezes the
+    m of the recorded sample into the tape.  The caveat is numerical: a frozen m
+    is only as good as the recorded one while a replay's largest logit stays
+    within a few hundred of it.  Far above, exp() overflows and the replay
+    raises OverflowError (``fit(compile=True)`` then trains eagerly); more than
+    about 700 below, the exps underflow to subnormals and lose digits, or to 0
+    and log raises.
+    """
+    # Imported here: nn does not load the compiler unless something uses it.
+    from autograd.compile import allow_reads
+
+    with allow_reads():
+        return max(z.data for z in zs)
 
 
 def _sum(values: list) -> Value:
@@ -161,7 +180,7 @@ def _one_cross_entropy(logits, target) -> Value:
     zs = [_value(z, "cross_entropy") for z in logits]
     t = _class_index("cross_entropy", target, len(zs))
     # m is a plain number: subtracting it changes no derivative, and keeps every exp <= 1.
-    m = max(z.data for z in zs)
+    m = _shift(zs)
     lse = _sum([(z - m).exp() for z in zs]).log() + m
     return lse - zs[t]
 

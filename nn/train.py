@@ -6,6 +6,15 @@ Then the model is evaluated on the validation data under ``no_grad`` in
 evaluation mode, the epoch is recorded, the learning-rate schedule steps and
 the callbacks may stop training.  Ctrl-C stops gracefully: ``fit`` returns the
 history so far with ``interrupted=True``.
+
+``fit(..., compile=True)`` runs the same steps on compiled tapes
+(``autograd.compile``): the loss of one sample recorded once and replayed
+over each batch, its gradients summed into ``p.grad``, then the same
+``optimizer.step()``.  The history holds the same numbers as eager training,
+up to the rounding of sums taken in another order (so an output that sits
+within rounding of the decision threshold, e.g. a bias alone where every
+hidden ReLU is off, may be counted differently by the accuracy).  Whenever a
+tape cannot stand for the model (see ``_Compiled``), training is eager instead.
 """
 
 from __future__ import annotations
@@ -20,11 +29,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from autograd import no_grad
+from autograd import Value, no_grad
 
 from . import functional as F
 from .data import Dataset, as_dataset, batches
 from .io import write_text_atomic
+from .layers import Dropout
 from .optim import SGD
 
 METRICS = ("train_loss", "train_acc", "val_loss", "val_acc")
@@ -43,6 +53,8 @@ class History:
     ``time`` is the seconds since ``fit`` started, at the end of each epoch;
     ``lr`` is the learning rate used during the epoch.  ``stop_reason`` is None
     (all epochs ran), 'early_stopping', 'interrupted' (Ctrl-C) or 'diverged'.
+    ``compiled`` is True when every step ran on compiled tapes (``compile=True``
+    and no fall-back to eager training).
     """
 
     epoch: list[int] = field(default_factory=list)
@@ -55,6 +67,7 @@ class History:
     interrupted: bool = False
     stop_reason: str | None = None
     restored_epoch: int | None = None
+    compiled: bool = False
 
     def __len__(self) -> int:
         return len(self.epoch)
@@ -261,18 +274,25 @@ def resolve_loss(loss, data: Dataset) -> tuple[Callable, float]:
 def evaluate(model, data, loss="hinge", l2: float = 0.0) -> tuple[float, float]:
     """(loss, accuracy) of ``model`` on ``data``, in evaluation mode and under ``no_grad``."""
     data = as_dataset(data)
-    loss_fn, threshold = resolve_loss(loss, data)
+    resolve_loss(loss, data)  # bad names and labels fail before the model runs
     was_training = model.training
     model.eval()
     try:
         with no_grad():
             outputs = [model(x) for x in data.X]
-            value = loss_fn(outputs, data.y)
-            if l2:
-                value = value + l2 * F.l2_penalty(model.parameters())
-            return value.data, F.accuracy(outputs, data.y, threshold)
+        return _score(outputs, data, loss, model.parameters(), l2)
     finally:
         model.train(was_training)
+
+
+def _score(outputs, data: Dataset, loss, params, l2: float) -> tuple[float, float]:
+    """(loss + l2 * sum p^2, accuracy) of the model's outputs (Values or plain numbers)."""
+    loss_fn, threshold = resolve_loss(loss, data)
+    with no_grad():
+        value = loss_fn(outputs, data.y)
+        if l2:
+            value = value + l2 * F.l2_penalty(params)
+    return value.data, F.accuracy(outputs, data.y, threshold)
 
 
 def _progress_bar(epochs: int, verbose: bool):
@@ -307,32 +327,248 @@ def _log_line(history: History, epochs: int) -> str:
     return "  ".join(parts)
 
 
-def _train_epoch(model, batch_list, loss_fn, threshold, optimizer, l2) -> tuple[float, float]:
+def _train_epoch(model, batch_list, trainer, threshold) -> tuple[float, float]:
     """One pass of zero_grad, backward, step per batch: (mean objective, accuracy).
 
     A non-finite loss ends the pass before its step, so the weights stay
     finite, and is returned as the loss.
     """
-    params = model.parameters()
     model.train()
     loss_sum, right, seen = 0.0, 0, 0
     for batch in batch_list:
-        outputs = [model(x) for x in batch.X]
-        objective = loss_fn(outputs, batch.y)
-        if l2:
-            objective = objective + l2 * F.l2_penalty(params)
-        if not math.isfinite(objective.data):
-            return objective.data, math.nan
-        optimizer.zero_grad()
-        objective.backward()
-        optimizer.step()
+        objective, outputs = trainer.step(batch)
+        if not math.isfinite(objective):
+            return objective, math.nan
         # Each batch's loss is a mean: weight it by its size for the epoch's mean.
-        loss_sum += objective.data * len(batch)
+        loss_sum += objective * len(batch)
         right += round(F.accuracy(outputs, batch.y, threshold) * len(batch))
         seen += len(batch)
     if seen == len(batch):  # one batch: its own loss, without a rounding detour
-        return objective.data, right / seen
+        return objective, right / seen
     return loss_sum / seen, right / seen
+
+
+class _Eager:
+    """The training step on the graph: forward, loss, ``zero_grad``, ``backward``, ``step``."""
+
+    compiled = False
+
+    def __init__(self, model, loss, loss_fn, optimizer, l2: float) -> None:
+        self.model = model
+        self.loss = loss
+        self.loss_fn = loss_fn
+        self.optimizer = optimizer
+        self.l2 = l2
+        self.params = model.parameters()
+
+    def step(self, batch: Dataset) -> tuple[float, list]:
+        """(objective, the model's outputs) of one batch; steps only on a finite objective."""
+        outputs = [self.model(x) for x in batch.X]
+        objective = self.loss_fn(outputs, batch.y)
+        if self.l2:
+            objective = objective + self.l2 * F.l2_penalty(self.params)
+        if math.isfinite(objective.data):
+            self.optimizer.zero_grad()
+            objective.backward()
+            self.optimizer.step()
+        return objective.data, outputs
+
+    def evaluate(self, data: Dataset) -> tuple[float, float]:
+        """(loss, accuracy) on ``data`` in evaluation mode, as ``evaluate``."""
+        return evaluate(self.model, data, self.loss, self.l2)
+
+
+class _CannotCompile(Exception):
+    """Why ``fit(compile=True)`` trains eagerly: the model or loss has no faithful tape."""
+
+
+def _dropouts(model) -> list[str]:
+    """The dropout modules of ``model`` with p > 0, described for an error message."""
+    if not hasattr(model, "named_modules"):
+        return []
+    return [
+        f"Dropout(p={m.p}) at {name or 'the model'!r}"
+        for name, m in model.named_modules()
+        if isinstance(m, Dropout) and m.p > 0
+    ]
+
+
+def _first_sentence(err: BaseException) -> str:
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return text.split(". ")[0]
+
+
+class _Compiled:
+    """The training step on compiled tapes, giving the eager step's numbers.
+
+    Three kinds of tape, recorded once before the first epoch:
+
+    - the loss of one sample, ``loss_fn([model(x)], [y])``, one tape per
+      distinct label (``compile_loss`` freezes each target), replayed over a
+      batch by ``sum_over`` with scale 1/len(batch): the batch mean that the
+      eager losses take, its gradients added to ``p.grad``;
+    - ``l2 * sum p^2``, a tape of its own;
+    - the model's outputs for one sample, forward only: the batch accuracy
+      (from the weights before the step, as eager) and the evaluation.
+
+    Only what a one-sample tape can stand for is compiled: a loss given by
+    name (a mean over samples; a loss function of one's own need not be),
+    an optimizer over the model's own parameters, and no dropout (checked by
+    ``fit``).  Anything else, a model a tape cannot record (``TraceError``),
+    or a replay that fails (a guard: ``TapeMismatch``; an overflow) makes the
+    step eager from then on: a notice, never a wrong number.
+    """
+
+    compiled = True
+
+    def __init__(self, eager: _Eager, data: Dataset, notice) -> None:
+        self.eager = eager
+        self.notice = notice
+        self.failed = False
+        if not isinstance(eager.loss, str):
+            raise _CannotCompile(
+                "a loss function of your own need not be a mean over samples, which a "
+                "one-sample tape needs; pass the loss by name"
+            )
+        model, params = eager.model, eager.params
+        known = {id(p) for p in params}
+        opt_params = getattr(eager.optimizer, "params", None)
+        if opt_params is None or any(id(p) not in known for p in opt_params):
+            raise _CannotCompile(
+                "the optimizer updates Values that are not model.parameters(), "
+                "which a tape of the model does not differentiate"
+            )
+        # Imported here: nn loads the compiler only when asked to compile.
+        from autograd.compile import TraceError, compile_loss, trace
+
+        # A replay that fails raises one of these (TapeMismatch is a ValueError).
+        self._replay_errors = (ArithmeticError, ValueError, TraceError)
+        start = time.perf_counter()
+        self.params = params
+        model.train()
+        self._outputs = _outputs_tape(model, data.X[0])
+        loss_fn = eager.loss_fn
+
+        def sample_loss(out, y):
+            return loss_fn([out], [y])
+
+        # Record every label's tape now, not mid-training; the replays' gradients are discarded.
+        first = {}
+        for x, y in zip(data.X, data.y, strict=True):
+            first.setdefault(y, x)
+        (y0, x0), *others = first.items()
+        self.sample = compile_loss(model, sample_loss, x0, y0, targets="static")
+        grads = [p.grad for p in params]
+        try:
+            for y, x in others:
+                self.sample(x, y)
+        finally:
+            for p, g in zip(params, grads, strict=True):
+                p.grad = g
+        self.penalty = None
+        if eager.l2:
+            l2 = eager.l2
+
+            def l2_penalty():
+                return l2 * F.l2_penalty(params)
+
+            self.penalty = trace(l2_penalty, params=params)
+        self.build_seconds = time.perf_counter() - start
+        self.n_tapes = len(self.sample.tapes) + 1 + (self.penalty is not None)
+
+    def _fall_back(self, err: BaseException) -> None:
+        self.failed = True
+        self.compiled = False
+        if self.notice is not None:
+            self.notice(
+                f"fit: training eagerly from here on, a compiled tape failed: "
+                f"{_first_sentence(err)}"
+            )
+
+    def step(self, batch: Dataset) -> tuple[float, list]:
+        """(objective, outputs) of one batch, as ``_Eager.step``, on the tapes."""
+        if self.failed:
+            return self.eager.step(batch)
+        try:
+            outputs = [self._outputs(x) for x in batch.X]
+            self.eager.optimizer.zero_grad()
+            objective = self.sample.sum_over(batch.X, batch.y, scale=1.0 / len(batch))
+            if self.penalty is not None:
+                reg, grads = self.penalty()
+                for p, g in zip(self.params, grads, strict=True):
+                    p.grad += g
+                objective = objective + reg
+        except self._replay_errors as err:
+            # Nothing was stepped yet: the eager step redoes this batch from scratch.
+            self._fall_back(err)
+            return self.eager.step(batch)
+        if math.isfinite(objective):
+            self.eager.optimizer.step()
+        return objective, outputs
+
+    def evaluate(self, data: Dataset) -> tuple[float, float]:
+        """(loss, accuracy) on ``data`` from the outputs tape, as ``evaluate``."""
+        if self.failed:
+            return self.eager.evaluate(data)
+        try:
+            outputs = [self._outputs(x) for x in data.X]
+        except self._replay_errors as err:
+            self._fall_back(err)
+            return self.eager.evaluate(data)
+        return _score(outputs, data, self.eager.loss, self.params, self.eager.l2)
+
+
+def _outputs_tape(model, example_x):
+    """``outputs(x)``: the model's output(s) for one sample as plain numbers, from a tape.
+
+    A tape returns one value and its gradients.  Here the value is
+    sum_j u_j * z_j over the model's outputs z_j, with one probe leaf u_j per
+    output as the tape's parameters: d/du_j = z_j, so the gradients are the
+    outputs themselves, and the backward pass is one multiplication each.
+    The model's own parameters are read, not differentiated, at each replay.
+    """
+    from autograd.compile import trace
+
+    with no_grad():
+        out = model(example_x)
+    several = isinstance(out, (list, tuple))
+    probes = [Value(1.0, f"u{j}") for j in range(len(out) if several else 1)]
+
+    def outputs(x):
+        out = model(x)
+        zs = list(out) if several else [out]
+        total = probes[0] * zs[0]
+        for u, z in zip(probes[1:], zs[1:], strict=True):
+            total = total + u * z
+        return total
+
+    tape = trace(outputs, example_x, params=probes)
+
+    def replay(x):
+        _, zs = tape(x)
+        return zs if several else zs[0]
+
+    return replay
+
+
+def _compiled_or_eager(eager: _Eager, data: Dataset, notice):
+    """A ``_Compiled`` trainer, or ``eager`` (with a notice) when no tape can stand for it."""
+    from autograd.compile import TraceError
+
+    try:
+        trainer = _Compiled(eager, data, notice)
+    except (_CannotCompile, TraceError) as err:
+        if notice is not None:
+            notice(
+                f"fit: training eagerly, compile=True cannot be used here: {_first_sentence(err)}"
+            )
+        return eager
+    if notice is not None:
+        notice(
+            f"fit: compiled the training step into {trainer.n_tapes} tapes "
+            f"in {1000 * trainer.build_seconds:.0f} ms"
+        )
+    return trainer
 
 
 def fit(
@@ -350,6 +586,7 @@ def fit(
     log_every: int | None = None,
     shuffle: bool = True,
     seed: int = 0,
+    compile: bool = False,
 ) -> History:
     """Train ``model`` on ``data`` for ``epochs`` epochs and return the ``History``.
 
@@ -360,6 +597,10 @@ def fit(
     ``l2 * sum p^2`` to the loss (micrograd's demo uses 1e-4).  ``lr_schedule``
     steps once per epoch.  With ``verbose``, a log line every ``log_every``
     epochs (default: about ten lines in all) and a tqdm bar on a terminal.
+    ``compile=True`` runs each step on compiled tapes: the same numbers up to
+    rounding, several times faster (see the module docstring).  It refuses a
+    model with dropout (a tape would freeze one mask), and trains eagerly, with
+    a notice when ``verbose``, wherever a tape cannot stand for the model.
     """
     train_set = as_dataset(data)
     val_set = as_dataset(val) if val is not None else None
@@ -373,6 +614,15 @@ def fit(
         log_every = max(1, epochs // 10)  # about ten lines, plus the first and the last
     if isinstance(log_every, bool) or not isinstance(log_every, int) or log_every < 1:
         raise ValueError(f"fit: log_every must be a positive int or None, got {log_every!r}")
+    if not isinstance(compile, bool):
+        raise TypeError(f"fit: compile must be True or False, got {compile!r}")
+    dropout = _dropouts(model) if compile else []
+    if dropout:
+        raise ValueError(
+            f"fit: compile=True cannot train a model with dropout ({', '.join(dropout)}): "
+            "a compiled tape would replay the one dropout mask drawn while recording at "
+            "every step. Use compile=False, or dropout p=0"
+        )
     loss_fn, threshold = resolve_loss(loss, train_set)
     if val_set is not None:
         resolve_loss(loss, val_set)  # the same label checks for the validation data
@@ -392,13 +642,16 @@ def fit(
     if bar is not None:
         say = bar.write
     start = time.perf_counter()
+    trainer = _Eager(model, loss, loss_fn, optimizer, l2)
     for c in cbs:
         c.on_train_begin(model, history)
     try:
+        if compile:  # recorded once, before the first epoch (its time counts in history.time)
+            trainer = _compiled_or_eager(trainer, train_set, say if verbose else None)
         for epoch in range(1, epochs + 1):
             lr = optimizer.lr
             order = batches(train_set, batch_size, shuffle and batch_size is not None, order_rng)
-            train_loss, train_acc = _train_epoch(model, order, loss_fn, threshold, optimizer, l2)
+            train_loss, train_acc = _train_epoch(model, order, trainer, threshold)
             if not math.isfinite(train_loss):
                 history.stop_reason = "diverged"
                 if verbose:
@@ -409,7 +662,7 @@ def fit(
                 break
             val_loss = val_acc = None
             if val_set is not None:
-                val_loss, val_acc = evaluate(model, val_set, loss, l2)
+                val_loss, val_acc = trainer.evaluate(val_set)
             history.epoch.append(epoch)
             history.train_loss.append(train_loss)
             history.train_acc.append(train_acc)
@@ -436,6 +689,7 @@ def fit(
     finally:
         if bar is not None:
             bar.close()
+    history.compiled = trainer.compiled
     for c in cbs:
         c.on_train_end(model, history)
     if verbose and history.stop_reason is not None and history.stop_reason != "diverged":

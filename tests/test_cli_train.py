@@ -38,6 +38,7 @@ def test_python_m_nn_help(tmp_path):
     assert result.returncode == 0
     for option in ("--dataset", "--hidden", "--optimizer", "--early-stopping", "--out"):
         assert option in result.stdout
+    assert "--compile" in result.stdout and "compiled tapes" in result.stdout
 
 
 def test_train_end_to_end_in_a_subprocess(tmp_path):
@@ -63,6 +64,25 @@ def test_default_run_is_micrograds_demo_and_reaches_100_percent(tmp_path, capsys
     assert "train accuracy 100.0%" in out
     assert str(tmp_path / "model.json") in out
     assert nn.load(tmp_path / "model.json").num_parameters() == 337
+
+
+def test_compile_flag_trains_on_tapes_with_the_eager_numbers(tmp_path, capsys):
+    common = ["train", "--epochs", "4", "--samples", "30", "--hidden", "8,8", "--no-plots"]
+    assert main([*common, "--out", str(tmp_path / "eager")]) == 0
+    eager_out = capsys.readouterr().out
+    assert main([*common, "--compile", "--out", str(tmp_path / "compiled")]) == 0
+    out = capsys.readouterr().out
+    assert "full batch, compiled" in out and "full batch, compiled" not in eager_out
+    assert "fit: compiled the training step into 4 tapes" in out
+    assert "epoch 4/4" in out and "train accuracy" in out
+    eager = json.loads((tmp_path / "eager" / "history.json").read_text())
+    compiled = json.loads((tmp_path / "compiled" / "history.json").read_text())
+    assert compiled["train_acc"] == eager["train_acc"] and compiled["lr"] == eager["lr"]
+    assert compiled["train_loss"] == pytest.approx(eager["train_loss"], rel=1e-12)
+    a = nn.load(tmp_path / "eager" / "model.json").parameters()
+    b = nn.load(tmp_path / "compiled" / "model.json").parameters()
+    scale = max(abs(p.data) for p in a)
+    assert all(abs(p.data - q.data) <= 1e-12 * scale for p, q in zip(a, b, strict=True))
 
 
 def test_no_subcommand_means_train(tmp_path, capsys):
@@ -204,6 +224,7 @@ def test_ctrl_c_saves_what_was_trained_and_exits_130(tmp_path, monkeypatch, caps
         ["--dataset", "spiral", "--loss", "hinge"],
         ["--loss", "cross_entropy"],
         ["--optimizer", "adam", "--momentum", "0.9"],
+        ["--compile", "--dropout", "0.2"],
         ["--momentum", "1.0"],
         ["--val-fraction", "1.5"],
         ["--weight-decay", "-1"],
