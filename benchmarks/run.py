@@ -552,7 +552,7 @@ def ratio(ref: float, t: float | None) -> str:
 
 
 def table(r: dict) -> str:
-    """The markdown report: timings with ratios, memory and depth, the issue's targets."""
+    """The markdown report: timings with ratios, memory and depth, the targets."""
     demo, fresh, chain = r["demo"], r["fresh"], r["chain"]
     # Each engine is compared with the micrograd run of its own process.
     ref = {key: (demo["micrograd"], chain["micrograd"]) for key in demo}
@@ -634,7 +634,7 @@ def table(r: dict) -> str:
     if "batch" in demo:
         got = mg / demo["batch"]
         checks.append((f"batch replay demo step ≥ 400× micrograd: {got:,.0f}×", got >= 400))
-    lines += ["Targets of issue 6:", ""]
+    lines += ["The targets we hold ourselves to:", ""]
     lines += [f"- {what} {'✓' if ok else '✗'}" for what, ok in checks]
     return "\n".join(lines) + "\n"
 
