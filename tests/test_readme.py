@@ -74,3 +74,26 @@ def test_the_readme_block_prints_what_its_comments_say():
     with contextlib.redirect_stdout(out):
         exec(compile(code, str(README), "exec"), {})
     assert out.getvalue().split() == promised
+
+
+def test_every_readme_python_block_runs_and_prints_its_promised_lines(tmp_path, monkeypatch):
+    """All ```python blocks, in order, in one namespace (as a reader pastes them).
+
+    A comment line at column 0 in a block is output the block promises: each
+    must appear, in order, among the lines the block prints.
+    """
+    monkeypatch.chdir(tmp_path)  # blocks that write pictures write them here
+    text = README.read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) >= 5
+    namespace: dict = {}
+    for block in blocks:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(compile(block, str(README), "exec"), namespace)
+        printed = [line.strip() for line in out.getvalue().splitlines()]
+        promised = [line[1:].strip() for line in block.splitlines() if line.startswith("#")]
+        promised = [p for p in promised if p and not p.endswith(":")]
+        remaining = iter(printed)
+        for line in promised:
+            assert any(line == p for p in remaining), f"README promises {line!r}; printed {printed}"
