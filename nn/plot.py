@@ -208,14 +208,15 @@ def decision_grid(model, data, resolution: int = 80, threshold: float = 0.0, mar
 
 
 def plot_decision_boundary(
-    model, data, path=None, resolution: int = 80, threshold: float = 0.0, title: str = ""
+    model, data, path=None, resolution: int = 80, threshold: float = 0.0, title: str = "", ax=None
 ):
     """The regions a 2-D classifier assigns to each class, with the data points on top.
 
     ``data`` is ``(X, y)`` or a dataset with ``.X`` and ``.y``.  A binary model
     (one output) is split at ``threshold``: labels are shown as the lower and
     the higher class (so -1/1 and 0/1 both work).  A multiclass model returns
-    one score per class; its argmax is the class.
+    one score per class; its argmax is the class.  Pass a matplotlib ``ax`` to
+    draw into it (e.g. several models side by side); returns the Figure.
     """
     from matplotlib.colors import ListedColormap
 
@@ -230,8 +231,11 @@ def plot_decision_boundary(
     binary = len(labels) <= 2 and all(max(row) <= 1 for row in classes)
     index = {lab: k for k, lab in enumerate(labels)} if binary else None
 
-    fig = _figure(figsize=(5.5, 5), layout="constrained")
-    ax = fig.subplots()
+    if ax is None:
+        fig = _figure(figsize=(5.5, 5), layout="constrained")
+        ax = fig.subplots()
+    else:
+        fig = ax.figure
     ax.contourf(
         xs,
         ys,

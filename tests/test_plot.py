@@ -178,3 +178,16 @@ def test_activations_png(tmp_path):
     assert_png(tmp_path / "a.png", min_width=800)
     assert [ax.get_title() for ax in fig.axes] == ["relu", "sigmoid", "tanh", "leaky_relu(0.1)"]
     assert all(len(ax.get_lines()) >= 2 for ax in fig.axes)
+
+
+def test_decision_boundaries_side_by_side_in_given_axes():
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    axes = fig.subplots(1, 2)
+    data = ([[0.0, 0.0], [1.0, 1.0]], [0, 1])
+    for ax, sign in zip(axes, (1, -1), strict=True):
+        out = plot_decision_boundary(lambda p, s=sign: Value(s * (p[0] - 0.5)), data, ax=ax)
+        assert out is fig
+    assert all(ax.collections for ax in axes)  # each panel has its regions and points
+    assert len(fig.axes) == 2
