@@ -5,7 +5,8 @@ parents: read forwards it is the tape of the computation, read backwards it
 is the order in which the chain rule can be applied.  ``backward`` walks it
 backwards once, asking each node's rule for its local derivatives and adding
 ``upstream grad * local`` into each parent.  That one line is the only place
-where gradients accumulate.
+where float gradients accumulate; ``create_graph=True`` has its own single
+line, which adds gradient Values instead (``_graph_gradients``).
 """
 
 from __future__ import annotations
