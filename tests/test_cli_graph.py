@@ -3,30 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import math
 import os
-import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from renderer import needs_renderer
 
 from autograd import viz
 from nn import _graph_cmd
-
-
-def _viz_extra_installed() -> bool:
-    try:
-        importlib.metadata.distribution("graphviz-pure")
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
-
-
-# Skipped only when nothing could render; with the viz extra a failed lookup fails the tests.
-HAS_RENDERER = _viz_extra_installed() or shutil.which("dot") is not None
-needs_renderer = pytest.mark.skipif(not HAS_RENDERER, reason="no viz extra, no system Graphviz")
 
 
 def run(*argv: str) -> int:

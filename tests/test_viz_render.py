@@ -7,10 +7,8 @@ and no renderer is found, the tests fail: pictures must not be skipped silently.
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import re
-import shutil
 import struct
 import sys
 import xml.etree.ElementTree as ET
@@ -18,26 +16,13 @@ from pathlib import Path
 
 import pytest
 from readme_example import readme_graph
+from renderer import HAS_RENDERER, needs_renderer, viz_extra_installed
 
 from autograd import Value, viz
 from autograd.steps import backward_steps, graph_stats
 from autograd.viz import INSTALL_HINT, RendererNotFound, find_renderer, mimebundle, render, to_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
-
-
-def viz_extra_installed() -> bool:
-    try:
-        importlib.metadata.distribution("graphviz-pure")
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
-
-
-HAS_RENDERER = viz_extra_installed() or shutil.which("dot") is not None
-# Without the viz extra nor a system Graphviz there is nothing to render with; with the
-# extra installed these run, and a lookup that fails makes them fail, not skip.
-needs_renderer = pytest.mark.skipif(not HAS_RENDERER, reason="no viz extra, no system Graphviz")
 
 
 @pytest.fixture
