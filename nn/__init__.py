@@ -13,12 +13,15 @@ Plots (``nn.plot``) need matplotlib and are imported only when used.
 """
 
 from . import functional
+from .callbacks import Callback, EarlyStopping
 from .data import Dataset, batches, blobs, circles, moons, spiral, train_val_split, xor
+from .history import History
 from .io import ModelFileError, load, load_into, save
 from .layers import MLP, Dropout, Layer, Neuron
 from .module import IncompatibleKeys, Module, StateDictError
+from .objective import evaluate
 from .optim import SGD, Adam, AdamW, CosineLR, LinearLR, LRScheduler, Optimizer, StepLR
-from .train import Callback, EarlyStopping, History, evaluate, fit
+from .train import fit
 
 __all__ = [
     "MLP",

@@ -18,10 +18,12 @@ import sys
 import time
 
 from . import data as datasets
+from .callbacks import EarlyStopping
 from .io import save
 from .layers import MLP
+from .objective import LOSSES, default_loss, evaluate
 from .optim import SGD, Adam, AdamW, CosineLR, LinearLR
-from .train import LOSSES, EarlyStopping, default_loss, evaluate, fit
+from .train import fit
 
 DEFAULT_LR = {"sgd": 1.0, "adam": 0.01, "adamw": 0.01}
 MULTICLASS = ("spiral", "blobs")

@@ -1,0 +1,216 @@
+"""Training on compiled tapes: ``fit(..., compile=True)``.
+
+The loss of one sample is recorded once per distinct label and replayed over
+each batch (``autograd.compile``), its gradients summed into ``p.grad``, then
+the same ``optimizer.step()`` as eager training.  The history holds the same
+numbers as eager training, up to the rounding of sums taken in another order
+(so an output that sits within rounding of the decision threshold, e.g. a
+bias alone where every hidden ReLU is off, may be counted differently by the
+accuracy).  Whenever a tape cannot stand for the model (see ``Compiled``),
+training is eager instead, with a notice: never a wrong number.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from autograd import Value, no_grad
+
+from . import functional as F
+from .data import Dataset
+from .layers import Dropout
+from .objective import score
+
+
+class CannotCompile(Exception):
+    """Why ``fit(compile=True)`` trains eagerly: the model or loss has no faithful tape."""
+
+
+def dropouts(model) -> list[str]:
+    """The dropout modules of ``model`` with p > 0, described for an error message."""
+    if not hasattr(model, "named_modules"):
+        return []
+    return [
+        f"Dropout(p={m.p}) at {name or 'the model'!r}"
+        for name, m in model.named_modules()
+        if isinstance(m, Dropout) and m.p > 0
+    ]
+
+
+def _first_sentence(err: BaseException) -> str:
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return text.split(". ")[0]
+
+
+class Compiled:
+    """The training step on compiled tapes, giving the eager step's numbers.
+
+    Three kinds of tape, recorded once before the first epoch:
+
+    - the loss of one sample, ``loss_fn([model(x)], [y])``, one tape per
+      distinct label (``compile_loss`` freezes each target), replayed over a
+      batch by ``sum_over`` with scale 1/len(batch): the batch mean that the
+      eager losses take, its gradients added to ``p.grad``;
+    - ``l2 * sum p^2``, a tape of its own;
+    - the model's outputs for one sample, forward only: the batch accuracy
+      (from the weights before the step, as eager) and the evaluation.
+
+    Only what a one-sample tape can stand for is compiled: a loss given by
+    name (a mean over samples; a loss function of one's own need not be),
+    an optimizer over the model's own parameters, and no dropout (checked by
+    ``fit``).  Anything else, a model a tape cannot record (``TraceError``),
+    or a replay that fails (a guard: ``TapeMismatch``; an overflow) makes the
+    step eager from then on: a notice, never a wrong number.
+    """
+
+    compiled = True
+
+    def __init__(self, eager, data: Dataset, notice) -> None:
+        self.eager = eager
+        self.notice = notice
+        self.failed = False
+        if not isinstance(eager.loss, str):
+            raise CannotCompile(
+                "a loss function of your own need not be a mean over samples, which a "
+                "one-sample tape needs; pass the loss by name"
+            )
+        model, params = eager.model, eager.params
+        known = {id(p) for p in params}
+        opt_params = getattr(eager.optimizer, "params", None)
+        if opt_params is None or any(id(p) not in known for p in opt_params):
+            raise CannotCompile(
+                "the optimizer updates Values that are not model.parameters(), "
+                "which a tape of the model does not differentiate"
+            )
+        # Imported here: nn loads the compiler only when asked to compile.
+        from autograd.compile import TraceError, compile_loss, trace
+
+        # A replay that fails raises one of these (TapeMismatch is a ValueError).
+        self._replay_errors = (ArithmeticError, ValueError, TraceError)
+        start = time.perf_counter()
+        self.params = params
+        model.train()
+        self._outputs = _outputs_tape(model, data.X[0])
+        loss_fn = eager.loss_fn
+
+        def sample_loss(out, y):
+            return loss_fn([out], [y])
+
+        # Record every label's tape now, not mid-training; the replays' gradients are discarded.
+        first = {}
+        for x, y in zip(data.X, data.y, strict=True):
+            first.setdefault(y, x)
+        (y0, x0), *others = first.items()
+        self.sample = compile_loss(model, sample_loss, x0, y0, targets="static")
+        grads = [p.grad for p in params]
+        try:
+            for y, x in others:
+                self.sample(x, y)
+        finally:
+            for p, g in zip(params, grads, strict=True):
+                p.grad = g
+        self.penalty = None
+        if eager.l2:
+            l2 = eager.l2
+
+            def l2_penalty():
+                return l2 * F.l2_penalty(params)
+
+            self.penalty = trace(l2_penalty, params=params)
+        self.build_seconds = time.perf_counter() - start
+        self.n_tapes = len(self.sample.tapes) + 1 + (self.penalty is not None)
+
+    def _fall_back(self, err: BaseException) -> None:
+        self.failed = True
+        self.compiled = False
+        if self.notice is not None:
+            self.notice(
+                f"fit: training eagerly from here on, a compiled tape failed: "
+                f"{_first_sentence(err)}"
+            )
+
+    def step(self, batch: Dataset) -> tuple[float, list]:
+        """(objective, outputs) of one batch, as ``Eager.step``, on the tapes."""
+        if self.failed:
+            return self.eager.step(batch)
+        try:
+            outputs = [self._outputs(x) for x in batch.X]
+            self.eager.optimizer.zero_grad()
+            objective = self.sample.sum_over(batch.X, batch.y, scale=1.0 / len(batch))
+            if self.penalty is not None:
+                reg, grads = self.penalty()
+                for p, g in zip(self.params, grads, strict=True):
+                    p.grad += g
+                objective = objective + reg
+        except self._replay_errors as err:
+            # Nothing was stepped yet: the eager step redoes this batch from scratch.
+            self._fall_back(err)
+            return self.eager.step(batch)
+        if math.isfinite(objective):
+            self.eager.optimizer.step()
+        return objective, outputs
+
+    def evaluate(self, data: Dataset) -> tuple[float, float]:
+        """(loss, accuracy) on ``data`` from the outputs tape, as ``evaluate``."""
+        if self.failed:
+            return self.eager.evaluate(data)
+        try:
+            outputs = [self._outputs(x) for x in data.X]
+        except self._replay_errors as err:
+            self._fall_back(err)
+            return self.eager.evaluate(data)
+        return score(outputs, data, self.eager.loss, self.params, self.eager.l2)
+
+
+def _outputs_tape(model, example_x):
+    """``outputs(x)``: the model's output(s) for one sample as plain numbers, from a tape.
+
+    A tape returns one value and its gradients.  Here the value is
+    sum_j u_j * z_j over the model's outputs z_j, with one probe leaf u_j per
+    output as the tape's parameters: d/du_j = z_j, so the gradients are the
+    outputs themselves, and the backward pass is one multiplication each.
+    The model's own parameters are read, not differentiated, at each replay.
+    """
+    from autograd.compile import trace
+
+    with no_grad():
+        out = model(example_x)
+    several = isinstance(out, (list, tuple))
+    probes = [Value(1.0, f"u{j}") for j in range(len(out) if several else 1)]
+
+    def outputs(x):
+        out = model(x)
+        zs = list(out) if several else [out]
+        total = probes[0] * zs[0]
+        for u, z in zip(probes[1:], zs[1:], strict=True):
+            total = total + u * z
+        return total
+
+    tape = trace(outputs, example_x, params=probes)
+
+    def replay(x):
+        _, zs = tape(x)
+        return zs if several else zs[0]
+
+    return replay
+
+
+def compiled_or_eager(eager, data: Dataset, notice):
+    """A ``Compiled`` trainer, or ``eager`` (with a notice) when no tape can stand for it."""
+    from autograd.compile import TraceError
+
+    try:
+        trainer = Compiled(eager, data, notice)
+    except (CannotCompile, TraceError) as err:
+        if notice is not None:
+            notice(
+                f"fit: training eagerly, compile=True cannot be used here: {_first_sentence(err)}"
+            )
+        return eager
+    if notice is not None:
+        notice(
+            f"fit: compiled the training step into {trainer.n_tapes} tapes "
+            f"in {1000 * trainer.build_seconds:.0f} ms"
+        )
+    return trainer
