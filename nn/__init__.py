@@ -12,16 +12,42 @@ Built on ``autograd``'s public API only, with PyTorch's vocabulary::
 Plots (``nn.plot``) need matplotlib and are imported only when used.
 """
 
-from . import functional
-from .callbacks import Callback, EarlyStopping
-from .data import Dataset, batches, blobs, circles, moons, spiral, train_val_split, xor
-from .history import History
-from .io import ModelFileError, load, load_into, save
-from .layers import MLP, Dropout, Layer, Neuron
-from .module import IncompatibleKeys, Module, StateDictError
-from .objective import evaluate
-from .optim import SGD, Adam, AdamW, CosineLR, LinearLR, LRScheduler, Optimizer, StepLR
-from .train import fit
+from importlib import import_module
+
+# Each public name and the module that defines it.  They are imported on first
+# use, so ``tapegrad graph`` (nn.cli) does not load the training code.
+_EXPORTS = {
+    "functional": None,
+    **dict.fromkeys(
+        ["Dataset", "batches", "blobs", "circles", "moons", "spiral", "train_val_split", "xor"],
+        "data",
+    ),
+    **dict.fromkeys(["ModelFileError", "load", "load_into", "save"], "io"),
+    **dict.fromkeys(["MLP", "Dropout", "Layer", "Neuron"], "layers"),
+    **dict.fromkeys(["IncompatibleKeys", "Module", "StateDictError"], "module"),
+    **dict.fromkeys(
+        ["SGD", "Adam", "AdamW", "CosineLR", "LinearLR", "LRScheduler", "Optimizer", "StepLR"],
+        "optim",
+    ),
+    **dict.fromkeys(["Callback", "EarlyStopping"], "callbacks"),
+    "History": "history",
+    "evaluate": "objective",
+    "fit": "train",
+}
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'nn' has no attribute {name!r}")
+    module = import_module(f".{_EXPORTS[name] or name}", __name__)
+    value = module if _EXPORTS[name] is None else getattr(module, name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __all__ = [
     "MLP",

@@ -81,7 +81,7 @@ def _train_epoch(model, batch_list, trainer, threshold) -> tuple[float, float]:
 
 
 class Eager:
-    """The eager training step on the graph: forward, loss, ``zero_grad``, ``backward``, ``step``."""
+    """One eager training step on the graph: forward, loss, zero_grad, backward, step."""
 
     compiled = False
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 from renderer import needs_renderer
 
+from autograd import graph_cmd as _graph_cmd
 from autograd import viz
-from nn import _graph_cmd
 
 
 def run(*argv: str) -> int:
@@ -113,7 +114,10 @@ def test_hostile_expressions_exit_2_and_run_nothing(expression, tmp_path, capsys
         (["x", "x=1", "y=2"], "y given but not used"),
         (["tanh", "tanh=1"], "'tanh' cannot be a name"),
         (["__x", "__x=1"], "'__x' cannot be a name"),
-        (["x", "x=1", "-o", "g.pdf"], "-o must end in .svg, .png, .dot, got 'pdf'"),
+        (
+            ["x", "x=1", "-o", "g.pdf"],
+            "-o must name a file ending in .svg, .png, .dot, got 'g.pdf'",
+        ),
         (["x", "x=1", "--precision", "-1"], "precision must be an int from 0 to 15"),
         (["log(x)", "x=0"], "log: input must be > 0"),
     ],
@@ -140,4 +144,48 @@ def test_the_tapegrad_command_dispatches_to_graph(capsys):
     assert cli.main(["graph", "tanh(x*w + b)", "x=2", "w=-3", "b=6.88"]) == 0
     assert capsys.readouterr().out.startswith(f"tanh(x*w + b) = {t:.4f}\n")
     assert cli.main(["graph", "x.y", "x=1"]) == 2
-    assert Path(_graph_cmd.__file__).name == "_graph_cmd.py"
+
+
+def test_tapegrad_graph_loads_no_training_code():
+    code = (
+        "import sys; from nn import cli; "
+        "status = cli.main(['graph', 'x*y', 'x=2', 'y=3']); "
+        "print(status, sorted(m for m in sys.modules if m.startswith('nn')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "0 ['nn', 'nn.cli']"
+
+
+@pytest.mark.parametrize(
+    ("expression", "bindings", "message"),
+    [
+        ("sqrt(x)", ["x=0"], "backward of sqrt(0.0)"),
+        ("x**0.5", ["x=0"], "backward of pow(0.0, 0.5)"),
+        ("sqrt(x*x+y*y)", ["x=0", "y=0"], "backward of sqrt(0.0)"),
+        ("x/y", ["x=1", "y=0"], "division by zero"),
+        ("log(x)", ["x=-1"], "log: input must be > 0"),
+    ],
+)
+def test_a_derivative_or_value_outside_its_domain_is_a_message_not_a_traceback(
+    capsys, tmp_path, expression, bindings, message
+):
+    out = tmp_path / "g.svg"
+    assert run(expression, *bindings, "-o", str(out)) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and "Traceback" not in captured.err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("name", [".svg", "sub/.png", "g.txt", "g"])
+def test_an_output_name_without_a_picture_extension_exits_2(capsys, tmp_path, name):
+    (tmp_path / "sub").mkdir()
+    assert run("x*y", "x=1", "y=2", "-o", str(tmp_path / name)) == 2
+    assert "-o must name a file ending in" in capsys.readouterr().err
+    assert sorted(os.listdir(tmp_path)) == ["sub"] and os.listdir(tmp_path / "sub") == []
+
+
+def test_an_output_folder_exits_1(capsys, tmp_path):
+    (tmp_path / "g.svg").mkdir()
+    assert run("x*y", "x=1", "y=2", "-o", str(tmp_path / "g.svg")) == 1
+    assert "is a folder" in capsys.readouterr().err

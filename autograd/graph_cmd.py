@@ -14,8 +14,9 @@ import argparse
 import math
 import re
 import sys
+from pathlib import Path
 
-from autograd import expr
+from . import expr
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*$")
 _EXTENSIONS = ("svg", "png", "dot")
@@ -87,10 +88,17 @@ def run(args: argparse.Namespace) -> int:
     unused = [name for name in bindings if name not in expr.variables(tree)]
     if unused:
         return _fail(f"{', '.join(unused)} given but not used in {args.expression!r}")
+    fmt = None
     if args.output is not None:
-        ext = args.output.rsplit(".", 1)[-1].lower() if "." in args.output else ""
-        if ext not in _EXTENSIONS:
-            return _fail(f"-o must end in {', '.join('.' + e for e in _EXTENSIONS)}, got {ext!r}")
+        # Path's idea of the extension, as render's: '.svg' alone is a name with no extension.
+        fmt = Path(args.output).suffix.lstrip(".").lower()
+        if fmt not in _EXTENSIONS:
+            return _fail(
+                f"-o must name a file ending in {', '.join('.' + e for e in _EXTENSIONS)}, "
+                f"got {args.output!r}"
+            )
+        if Path(args.output).is_dir():
+            return _fail(f"-o {args.output!r} is a folder; name a file in it", 1)
     # Expressions are short (the parser caps them), so draw every node.
     options = {
         "rankdir": args.rankdir,
@@ -103,9 +111,10 @@ def run(args: argparse.Namespace) -> int:
         if not out.is_leaf:
             out.label = "out"
         viz.layout(out, **options)  # checks the options before anything is printed
-    except ValueError as err:
+        out.backward()
+    except (ArithmeticError, ValueError) as err:
+        # A value or derivative outside its domain (sqrt'(0), log(-1), 1/0) is bad input.
         return _fail(str(err))
-    out.backward()
 
     digits = args.precision
     print(f"{args.expression.strip()} = {out.data:.{digits}f}")
@@ -115,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         print("(add -o graph.svg to draw the graph)")
         return 0
     try:
-        viz.render(out, args.output, **options)
+        viz.render(out, args.output, format=fmt, **options)
     except viz.RendererNotFound as err:
         return _fail(str(err), 1)
     except (viz.RenderError, OSError) as err:
