@@ -29,18 +29,14 @@ import linecache
 import math
 import os
 import sys
-import weakref
 from contextlib import contextmanager
 from typing import NamedTuple
 
-from .engine import watch_creation
-from .ops import rule_for
+from ._mode import creation_site, record_site, watch_creation
+from .engine import local_derivatives
 
 # Frames from files in this folder are the engine's own; the user's line is the first other one.
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
-
-# node -> Site, filled only inside detect_anomaly(); entries vanish with their nodes.
-_SITES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class Site(NamedTuple):
@@ -74,11 +70,6 @@ class AnomalyError(FloatingPointError):
         self.site = site
 
 
-def creation_site(node) -> Site | None:
-    """The ``Site`` where anomaly mode saw ``node`` being created, or None."""
-    return _SITES.get(node)
-
-
 def _user_site() -> Site | None:
     frame = sys._getframe(1)
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
@@ -107,7 +98,7 @@ def _where(site: Site | None) -> str:
 def _origin(i: int, node) -> str:
     """Why operand i was already non-finite: a leaf, or a node made outside anomaly mode."""
     what = "a leaf" if node.is_leaf else f"made by {node.op} outside anomaly mode"
-    return f"\n  operand {i + 1} was already {node.data!r} ({what})"
+    return f"\n  operand {i} was already {node.data!r} ({what})"
 
 
 class _Watcher:
@@ -116,7 +107,7 @@ class _Watcher:
     def __call__(self, out, op, operands) -> None:
         site = _user_site()
         if site is not None:
-            _SITES[out] = site
+            record_site(out, site)
         if math.isfinite(out.data):
             return
         datas = [v.data for v in operands]
@@ -140,7 +131,7 @@ class _Watcher:
                 continue
             upstream = node.grad
             datas = [p.data for p in parents]
-            local = rule_for(node.op)(datas, node.data, node.arg)
+            local = local_derivatives(node)
             for i, d in enumerate(local):
                 contribution = upstream * d
                 if math.isfinite(d) and math.isfinite(contribution):
@@ -148,7 +139,7 @@ class _Watcher:
                 site = creation_site(node)
                 message = (
                     f"anomaly in backward: {_call_text(node.op, datas, node.arg)} = {node.data!r} "
-                    f"has local derivative {d!r} for operand {i + 1}; with upstream gradient "
+                    f"has local derivative {d!r} for operand {i}; with upstream gradient "
                     f"{upstream!r} it passes {contribution!r} back\n" + _where(site)
                 )
                 raise AnomalyError(message, phase="backward", op=node.op, operands=datas, site=site)

@@ -2,81 +2,45 @@
 
 ``topological_order(root)`` lists every node of the graph after all of its
 parents: read forwards it is the tape of the computation, read backwards it
-is the order in which the chain rule can be applied.  ``backward`` walks it
-backwards once, asking each node's rule for its local derivatives and adding
+is the order in which the chain rule can be applied.  ``backward_pass`` walks
+it backwards once, asking ``local_derivatives`` for each node's local
+derivatives (the one function that applies a rule to a node) and adding
 ``upstream grad * local`` into each parent.  That one line is the only place
 where float gradients accumulate; ``create_graph=True`` has its own single
 line, which adds gradient Values instead (``_graph_gradients``).
-"""
+``backward`` runs the pass to its end; the step-through
+(``autograd.steps``) and the player watch the same pass step by step."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections import deque
 
+from ._mode import (
+    MODE,
+    creation_site,
+    creation_watcher,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    watch_comparisons,
+    watch_creation,
+)
 from .ops import rule_for
 
-# (grad enabled, creation watcher or None).  One ContextVar so each op pays a
-# single lookup, and so threads and async tasks each get their own mode.
-_MODE: ContextVar[tuple] = ContextVar("tapegrad_mode", default=(True, None))
-
-# Called as watcher(value, symbol, other, result) by every comparison of a Value
-# (v < x, v >= w, ...): a compiled tape records them as guards (autograd.compile).
-_COMPARISON_WATCHER: ContextVar = ContextVar("tapegrad_comparison_watcher", default=None)
-
-
-def is_grad_enabled() -> bool:
-    """False inside ``no_grad()``: ops then record no parents."""
-    return _MODE.get()[0]
-
-
-def creation_watcher():
-    """The callable that sees every new node (anomaly mode), or None."""
-    return _MODE.get()[1]
-
-
-@contextmanager
-def no_grad():
-    """Inside this block, ops compute values but record no graph (for evaluation)."""
-    token = _MODE.set((False, _MODE.get()[1]))
-    try:
-        yield
-    finally:
-        _MODE.reset(token)
-
-
-@contextmanager
-def enable_grad():
-    """Record graphs again inside a ``no_grad()`` block."""
-    token = _MODE.set((True, _MODE.get()[1]))
-    try:
-        yield
-    finally:
-        _MODE.reset(token)
-
-
-@contextmanager
-def watch_creation(watcher):
-    """Call ``watcher(out, op, operands)`` for every node created inside the block.
-
-    A watcher may also have a ``check_backward(order)`` method, which
-    ``backward`` then calls once after its pass (anomaly mode uses both).
-    """
-    token = _MODE.set((_MODE.get()[0], watcher))
-    try:
-        yield
-    finally:
-        _MODE.reset(token)
-
-
-@contextmanager
-def watch_comparisons(watcher):
-    """Call ``watcher(value, symbol, other, result)`` for each comparison of a Value."""
-    token = _COMPARISON_WATCHER.set(watcher)
-    try:
-        yield
-    finally:
-        _COMPARISON_WATCHER.reset(token)
+__all__ = [
+    "backward",
+    "backward_pass",
+    "creation_watcher",
+    "derivative_error",
+    "enable_grad",
+    "gradients",
+    "is_grad_enabled",
+    "local_derivatives",
+    "no_grad",
+    "topological_order",
+    "watch_comparisons",
+    "watch_creation",
+]
 
 
 def topological_order(root) -> list:
@@ -109,26 +73,78 @@ def topological_order(root) -> list:
     return order
 
 
-def _local_grads(node, rule, operands, out):
+def local_derivatives(node, graph: bool = False) -> tuple:
+    """d(node)/d(parent_i) for each parent of ``node``: its rule from the table, applied.
+
+    This is the one place where a rule meets a node; the backward pass, the
+    step-through, edge labels and anomaly mode all ask it.  By default the
+    rule runs on the parents' data and gives floats; with ``graph=True`` it
+    runs on the parent Values and gives Values, whose own graphs can be
+    differentiated again (``create_graph=True``).  Where a derivative is not
+    finite (sqrt'(0)) it raises, with the message of ``derivative_error``.
+    """
+    parents = node._parents
     try:
-        return rule(operands, out, node._arg)
+        if graph:
+            return rule_for(node._op)(parents, node, node._arg)
+        return rule_for(node._op)([p.data for p in parents], node.data, node._arg)
     except (ArithmeticError, ValueError) as err:
-        shown = [repr(p.data) for p in node._parents]
-        if node._arg is not None:  # the exponent of x ** n, the slope of leaky_relu
-            shown.append(repr(node._arg))
-        args = ", ".join(shown)
-        raise type(err)(
-            f"backward of {node._op}({args}): the derivative is not finite here ({err})"
-            + _created_at(node)
-        ) from None
+        values = [p.data for p in parents]
+        raise type(err)(derivative_error(node._op, values, node._arg, err, node)) from None
 
 
-def _created_at(node) -> str:
-    """Where anomaly mode saw ``node`` being made, for error messages ('' if not recorded)."""
-    from .anomaly import creation_site
+def derivative_error(op: str, values, arg, err: BaseException, node=None) -> str:
+    """The message for a derivative that is not finite: the op, its operands, where it was made.
 
-    site = creation_site(node)
-    return "" if site is None else f"; the {node._op} node was created at {site}"
+    Compiled tapes report their failures with it too, so both speak alike.
+    """
+    shown = [repr(v) for v in values]
+    if arg is not None:  # the exponent of x ** n, the slope of leaky_relu
+        shown.append(repr(arg))
+    text = f"backward of {op}({', '.join(shown)}): the derivative is not finite here ({err})"
+    site = None if node is None else creation_site(node)
+    return text if site is None else f"{text}; the {op} node was created at {site}"
+
+
+def backward_pass(root, order=None):
+    """The chain rule over root's graph, one node at a time: the engine's backward pass.
+
+    Resets every non-leaf grad to 0 and seeds ``root.grad = 1``, then walks
+    the tape backwards; for each node that has parents it adds
+    ``upstream * local[i]`` into ``parents[i].grad`` and yields
+    ``(node, upstream, local)``.  ``backward`` runs it to the end;
+    ``backward_steps`` and the player show each step.  Leaves sum this pass's
+    contributions from zero, and what they held before is added once at the
+    end (as PyTorch does): adding each contribution to the old grad would
+    round differently, and a second call would then not give exactly twice
+    the first.  A pass that fails or is abandoned part-way puts the leaves'
+    grads back as they were, so parameters are never half-updated.
+    """
+    if order is None:
+        order = topological_order(root)
+    leaves, held = [], []
+    for node in order:
+        if not node._parents:
+            leaves.append(node)
+            held.append(node.grad)
+        node.grad = 0.0
+    root.grad = 1.0
+    try:
+        for node in reversed(order):
+            parents = node._parents
+            if not parents:
+                continue
+            upstream = node.grad
+            local = local_derivatives(node)
+            for parent, d in zip(parents, local):
+                parent.grad += upstream * d  # the one place where float gradients add up
+            yield node, upstream, local
+    except BaseException:
+        for leaf, before in zip(leaves, held):
+            leaf.grad = before
+        raise
+    for leaf, before in zip(leaves, held):
+        leaf.grad += before
 
 
 def backward(root, create_graph: bool = False):
@@ -152,35 +168,9 @@ def backward(root, create_graph: bool = False):
             value = 0.0 if g is None else g.data
             node.grad = node.grad + value if node.is_leaf else value
         return {n: g for n, g in grads.items() if n.is_leaf}
-    # Leaves sum this pass's contributions from zero and add the total to what
-    # they held once, at the end (as PyTorch does): adding each contribution to
-    # the old grad would round differently, and a second call would then not
-    # give exactly twice the first.
-    leaves, held = [], []
-    for node in order:
-        if not node._parents:
-            leaves.append(node)
-            held.append(node.grad)
-        node.grad = 0.0
-    root.grad = 1.0
-    try:
-        for node in reversed(order):
-            parents = node._parents
-            if not parents:
-                continue
-            upstream = node.grad
-            local = _local_grads(node, rule_for(node._op), [p.data for p in parents], node.data)
-            for parent, d in zip(parents, local):
-                parent.grad += upstream * d  # the one place where float gradients add up
-    except BaseException:
-        # A pass that fails part-way must not leave half-updated parameters.
-        for leaf, before in zip(leaves, held):
-            leaf.grad = before
-        raise
-    for leaf, before in zip(leaves, held):
-        leaf.grad += before
+    deque(backward_pass(root, order), maxlen=0)  # run the pass; its steps are not needed here
     # One lookup per call, none per node: only anomaly mode's watcher checks the pass.
-    watcher = _MODE.get()[1]
+    watcher = MODE.get()[1]
     if watcher is not None and hasattr(watcher, "check_backward"):
         watcher.check_backward(order)
     return None
@@ -188,16 +178,15 @@ def backward(root, create_graph: bool = False):
 
 def _graph_gradients(root, order) -> dict:
     """The chain rule on Values: {node: d(root)/d(node) as a Value with its own graph}."""
-    from .value import Value
-
-    # The seed d(root)/d(root) = 1, labelled so it can be found in pictures of the gradient graph.
-    grads = {root: Value(1.0, label="seed")}
+    # The seed d(root)/d(root) = 1, labelled so it can be found in pictures of the gradient
+    # graph.  type(root) is Value: the engine needs no import of it.
+    grads = {root: type(root)(1.0, label="seed")}
     with enable_grad():
         for node in reversed(order):
             upstream = grads.get(node)
             if upstream is None or not node._parents:
                 continue
-            local = _local_grads(node, rule_for(node._op), node._parents, node)
+            local = local_derivatives(node, graph=True)
             for parent, d in zip(node._parents, local):
                 contribution = upstream * d
                 # The one place where gradient graphs add up.
@@ -212,12 +201,10 @@ def gradients(output, inputs, create_graph: bool = False) -> list:
     differentiated again (like ``torch.autograd.grad``).  An input that
     ``output`` does not depend on gets 0.
     """
-    from .value import Value
-
     order = topological_order(output)
     if create_graph:
         grads = _graph_gradients(output, order)
-        return [grads[x] if x in grads else Value(0.0) for x in inputs]
+        return [grads[x] if x in grads else type(output)(0.0) for x in inputs]
     saved = [n.grad for n in order]
     try:
         for n in order:

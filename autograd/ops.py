@@ -13,6 +13,16 @@ gradients) and on ``Value`` objects (``create_graph=True``, for derivatives of
 derivatives).
 
 Adding an op is adding a row: a forward, a rule, a symbol for pictures.
+
+Numbers follow one policy for every op: finite inputs give a finite result
+or an error that names the op and its operands.  An input outside the op's
+domain raises ``ValueError`` or ``ZeroDivisionError`` (``log(0)``,
+``sqrt(-1)``, ``1 / 0``, a negative base to a non-integer power); a result
+too large for a float raises ``OverflowError`` (``exp(800)``, ``1e308 * 10``:
+``overflow_error``, checked for every op where a Value is made).  A NaN or
+inf that comes in goes out, as in PyTorch (``relu(nan)`` is nan, never 0;
+``sin(inf)`` is nan): ``detect_anomaly()`` names the op that first saw one,
+and ``fit`` stops with ``stop_reason='diverged'`` when one reaches the loss.
 """
 
 from __future__ import annotations
@@ -28,6 +38,15 @@ _EXP_MAX = math.log(1.7976931348623157e308)  # ~709.78: exp() above this overflo
 
 def _fmt(x: float) -> str:
     return repr(float(x))
+
+
+def overflow_error(op: str, xs, arg=None, note: str = "") -> OverflowError:
+    """The error for finite operands whose result is too large for a float."""
+    shown = [_fmt(x) for x in xs] + ([] if arg is None else [_fmt(arg)])
+    if len(shown) > 8:  # a wide linear node: enough to recognise it
+        shown = [*shown[:6], f"... ({len(shown)} operands)"]
+    extra = f" ({note})" if note else ""
+    return OverflowError(f"{op}: result overflows a float: {op}({', '.join(shown)}){extra}")
 
 
 def _is_number(x) -> bool:
@@ -80,12 +99,12 @@ def leaky_relu(x, slope: float = 0.01):
 
 def sin(x):
     """Sine."""
-    return math.sin(x) if _is_number(x) else x.sin()
+    return _sin_fwd((x,), None) if _is_number(x) else x.sin()
 
 
 def cos(x):
     """Cosine."""
-    return math.cos(x) if _is_number(x) else x.cos()
+    return _cos_fwd((x,), None) if _is_number(x) else x.cos()
 
 
 def _sign(x) -> float:
@@ -96,6 +115,10 @@ def _sign(x) -> float:
 def _is_zero(x) -> bool:
     # Values compare by identity with ==, so a rule asks about the number itself.
     return (x.data if hasattr(x, "data") else x) == 0
+
+
+def _is_negative(x) -> bool:
+    return (x.data if hasattr(x, "data") else x) < 0
 
 
 # Forward functions (floats only) -----------------------------------------------
@@ -136,7 +159,7 @@ def _power(op: str, x: float, n: float) -> float:
     try:
         return float(x) ** n
     except OverflowError:
-        raise OverflowError(f"{op}: result overflows a float: ({_fmt(x)}) ** {_fmt(n)}") from None
+        raise overflow_error(op, (x, n)) from None
 
 
 def _pow_fwd(xs, n):
@@ -153,10 +176,8 @@ def _abs_fwd(xs, arg):
 
 def _exp_fwd(xs, arg):
     x = xs[0]
-    if _EXP_MAX < x < math.inf:  # exp(inf) = inf is IEEE, not an overflow
-        raise OverflowError(
-            f"exp: result overflows a float: exp({_fmt(x)}) (inputs above {_EXP_MAX:.2f} overflow)"
-        )
+    if _EXP_MAX < x < math.inf:  # exp(inf) = inf: an inf that came in, not an overflow
+        raise overflow_error("exp", xs, note=f"inputs above {_EXP_MAX:.2f} overflow")
     return math.exp(x)
 
 
@@ -195,7 +216,7 @@ def _softplus_fwd(xs, arg):
 
 def _relu_fwd(xs, arg):
     x = xs[0]
-    return x if x > 0 else 0.0
+    return 0.0 if x <= 0 else x  # written so that NaN passes through (nan <= 0 is False)
 
 
 def _leaky_fwd(xs, slope):
@@ -204,11 +225,13 @@ def _leaky_fwd(xs, slope):
 
 
 def _sin_fwd(xs, arg):
-    return math.sin(xs[0])
+    x = xs[0]
+    return math.sin(x) if math.isfinite(x) else math.nan  # IEEE: sin(+-inf) is nan
 
 
 def _cos_fwd(xs, arg):
-    return math.cos(xs[0])
+    x = xs[0]
+    return math.cos(x) if math.isfinite(x) else math.nan
 
 
 def _linear_fwd(xs, arg):
@@ -257,14 +280,25 @@ def pow_rule(xs, out, n):
 
 
 def vpow_rule(xs, out, arg):
-    """d(x^y)/dx = y * x^(y-1),  d(x^y)/dy = x^y * log(x)."""
+    """d(x^y)/dx = y * x^(y-1),  d(x^y)/dy = x^y * log(x).
+
+    Each derivative is computed on its own, so one that does not exist never
+    stops the other (as in PyTorch): d/dy of a negative base is nan (log(x)
+    has no real value), and d/dx at x = 0 for 0 < y < 1 is inf.
+    """
     x, y = xs
-    # Only 0 ** 0 needs the limit (0, as PyTorch): elsewhere the product keeps dx's
-    # dependence on y, which higher derivatives need even where y == 0.
-    dx = 0.0 if _is_zero(x) and _is_zero(y) else y * x ** (y - 1)
-    # At x == 0 the limit of x^y * log(x) is 0 for y > 0 (PyTorch agrees).
-    dy = 0.0 if _is_zero(x) else out * log(x)
-    return dx, dy
+    if _is_zero(x):
+        # 0 ** 0 takes the limit 0 (PyTorch); 0 ** y for 0 < y < 1 is infinitely steep.
+        if _is_zero(y):
+            dx = 0.0
+        elif _is_negative(y - 1):
+            dx = math.inf
+        else:
+            dx = y * x ** (y - 1)
+        return dx, 0.0  # the limit of x^y * log(x) at x = 0 for y > 0 (PyTorch agrees)
+    # The product keeps dx's dependence on y, which higher derivatives need even where y == 0.
+    dx = y * x ** (y - 1)
+    return dx, (math.nan if _is_negative(x) else out * log(x))
 
 
 def abs_rule(xs, out, arg):
@@ -304,7 +338,7 @@ def softplus_rule(xs, out, arg):
 
 def relu_rule(xs, out, arg):
     """d(max(x, 0))/dx = 1 if x > 0 else 0 (0 at the kink, as PyTorch)."""
-    return (1.0 if xs[0] > 0 else 0.0,)
+    return (0.0 if xs[0] <= 0 else 1.0,)  # 1 at NaN, as PyTorch: the NaN upstream carries on
 
 
 def leaky_relu_rule(xs, out, slope):

@@ -17,8 +17,7 @@ from collections import Counter
 from dataclasses import dataclass
 from itertools import pairwise
 
-from .engine import topological_order
-from .ops import rule_for
+from .engine import backward_pass, topological_order
 from .value import Value
 from .viz import _fmt, _op_symbol, emit_digraph, emit_dot, layout, local_derivatives
 
@@ -154,22 +153,14 @@ class Step:
         return mimebundle(self)
 
 
-def _local(node: Value) -> tuple:
-    try:
-        return tuple(rule_for(node.op)([p.data for p in node.parents], node.data, node.arg))
-    except (ArithmeticError, ValueError) as err:
-        args = ", ".join(repr(p.data) for p in node.parents)
-        raise type(err)(
-            f"backward of {node.op}({args}): the derivative is not finite here ({err})"
-        ) from None
-
-
 def backward_steps(root: Value):
     """Run backward on ``root`` one node at a time, yielding a ``Step`` for each, in tape order.
 
-    Same semantics as ``root.backward()``: non-leaf grads are reset, the seed
-    is 1, leaves accumulate; once the generator is exhausted every ``.grad``
-    is what ``backward()`` would have left (stopping early leaves them partial).
+    Each step is one step of the engine's own pass (``engine.backward_pass``),
+    so the semantics are ``root.backward()``'s: non-leaf grads are reset, the
+    seed is 1, leaves accumulate; once the generator is exhausted every
+    ``.grad`` is what ``backward()`` would have left.  Stopping early leaves
+    the non-leaf grads partial and puts the leaves' grads back as they were.
     """
     _check_root("backward_steps", root)  # now, not at the first next()
     return _steps(root)
@@ -178,19 +169,11 @@ def backward_steps(root: Value):
 def _steps(root: Value):
     order = topological_order(root)
     run = _Run(root, order)
-    for node in order:
-        if not node.is_leaf:
-            node.grad = 0.0
-    root.grad = 1.0 if not root.is_leaf else root.grad + 1.0
-    run.start = {v: v.grad for v in order}
-    for node in reversed(order):
-        if node.is_leaf:
-            continue
-        local = _local(node)
-        upstream = node.grad
-        contributions = tuple(upstream * d for d in local)
-        for parent, c in zip(node.parents, contributions, strict=True):
-            parent.grad += c
+    # What backward_pass sets before its first step: every grad 0, the seed 1.
+    run.start = dict.fromkeys(order, 0.0)
+    run.start[root] = 1.0
+    for node, upstream, local in backward_pass(root, order):
+        contributions = tuple(upstream * d for d in local)  # what the pass just added
         step = Step(len(run.steps), node, upstream, node.parents, tuple(local), contributions, run)
         run.steps.append(step)
         yield step
@@ -369,7 +352,7 @@ def _chain(path: Path, names: dict) -> tuple[str, str]:
     route = names[path.nodes[0]]
     for a, b, slot in zip(path.nodes[:-1], path.nodes[1:], path.slots, strict=True):
         twice = b.parents.count(a) > 1
-        route += f" -> {names[b]}" + (f" (as operand {slot + 1})" if twice else "")
+        route += f" -> {names[b]}" + (f" (as operand {slot})" if twice else "")
     symbols = " * ".join(f"d{names[b]}/d{names[a]}" for a, b in pairwise(path.nodes))
     if len(path.factors) == 1:
         return route, f"{symbols} = "

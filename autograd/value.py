@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import operator
 
-from . import engine
-from .ops import OPS
+from . import _mode, engine
+from .ops import OPS, overflow_error
 
 _OPS_FORWARD = {name: op.forward for name, op in OPS.items()}
 
@@ -236,7 +236,7 @@ def _compare(v: Value, symbol: str, other):
     if x is None:
         return NotImplemented
     result = _COMPARE[symbol](v.data, x)
-    watcher = engine._COMPARISON_WATCHER.get()
+    watcher = _mode.COMPARISON_WATCHER.get()
     if watcher is not None:
         watcher(v, symbol, other, result)
     return result
@@ -261,11 +261,15 @@ def constant(x) -> Value:
 def _apply(op: str, operands: tuple, arg=None) -> Value:
     """Run ``op``'s forward on the operands' data and record the new node."""
     out = Value.__new__(Value)
-    out.data = _OPS_FORWARD[op]([v.data for v in operands], arg)
+    xs = [v.data for v in operands]
+    out.data = data = _OPS_FORWARD[op](xs, arg)
+    # x - x is 0.0 for every finite x and nan for nan and +-inf: one cheap test per op.
+    if data - data != 0.0 and all(x - x == 0.0 for x in xs):
+        raise overflow_error(op, xs, arg)  # finite in, not finite out: an overflow
     out.grad = 0.0
     out.label = ""
     out._arg = arg
-    grad_enabled, watcher = engine._MODE.get()
+    grad_enabled, watcher = _mode.MODE.get()
     if grad_enabled:
         out._parents = operands
         out._op = op

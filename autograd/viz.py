@@ -28,6 +28,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import engine
 from .engine import topological_order
 from .ops import OPS
 from .value import Value
@@ -133,13 +134,10 @@ def _join_terms(terms: list[float], precision: int, limit: int = 4) -> str:
 
 
 def local_derivatives(node: Value) -> tuple[float, ...] | None:
-    """d(node)/d(parent) for each parent, from the rule table; None where it is not finite."""
-    row = OPS.get(node.op)
-    if row is None:
-        return None
+    """d(node)/d(parent) for each parent (``engine.local_derivatives``); None where not finite."""
     try:
-        return tuple(row.backward([p.data for p in node.parents], node.data, node.arg))
-    except (ArithmeticError, ValueError):
+        return tuple(engine.local_derivatives(node))
+    except (ArithmeticError, ValueError, NotImplementedError):
         return None
 
 

@@ -94,11 +94,18 @@ class Eager:
         self.params = model.parameters()
 
     def step(self, batch: Dataset) -> tuple[float, list]:
-        """(objective, the model's outputs) of one batch; steps only on a finite objective."""
-        outputs = [self.model(x) for x in batch.X]
-        objective = self.loss_fn(outputs, batch.y)
-        if self.l2:
-            objective = objective + self.l2 * F.l2_penalty(self.params)
+        """(objective, the model's outputs) of one batch; steps only on a finite objective.
+
+        An op that overflows (finite weights, a result too large for a float)
+        is the training diverging: the objective is inf and nothing is stepped.
+        """
+        try:
+            outputs = [self.model(x) for x in batch.X]
+            objective = self.loss_fn(outputs, batch.y)
+            if self.l2:
+                objective = objective + self.l2 * F.l2_penalty(self.params)
+        except OverflowError:
+            return math.inf, []
         if math.isfinite(objective.data):
             self.optimizer.zero_grad()
             objective.backward()

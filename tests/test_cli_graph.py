@@ -10,7 +10,6 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
-from renderer import needs_renderer
 
 from autograd import graph_cmd as _graph_cmd
 from autograd import viz
@@ -38,7 +37,7 @@ def test_prints_value_and_gradients(capsys):
     assert lines[1:4] == [f"  d/d{k} = {v:.4f}" for k, v in grads.items()]
 
 
-@needs_renderer
+@pytest.mark.renderer
 def test_writes_an_svg_with_data_and_grad(tmp_path, capsys):
     out = tmp_path / "graph.svg"
     code = run("tanh(x*w + b)", "x=2", "w=-3", "b=6.88", "-o", str(out), "--edge-labels")
@@ -52,7 +51,7 @@ def test_writes_an_svg_with_data_and_grad(tmp_path, capsys):
     assert any(s and s.startswith("local ") for s in texts)
 
 
-@needs_renderer
+@pytest.mark.renderer
 def test_writes_png_and_top_to_bottom(tmp_path):
     out = tmp_path / "graph.png"
     assert run("x*x", "x=3", "-o", str(out), "--rankdir", "TB", "--precision", "2") == 0

@@ -328,3 +328,23 @@ def test_gradcheck_names_the_input_that_disagrees(monkeypatch):
     assert any(math.isclose(n, x * math.cos(y), rel_tol=1e-6) for n in numbers)  # numerical
     # The table is restored once the patch is undone.
     assert gradcheck(f, [x, y]) is True
+
+
+def _reference(ref, args) -> float:
+    try:
+        return float(ref(*args))
+    except (ValueError, ArithmeticError):  # math refuses where IEEE says nan
+        return math.nan
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_nan_in_any_operand_comes_out_as_nan(case):
+    point = case.points[0]
+    for i in range(len(point)):
+        args = [math.nan if j == i else p for j, p in enumerate(point)]
+        out = case.build(*[Value(a) for a in args])
+        expected = _reference(case.ref, args)
+        if math.isnan(expected):
+            assert math.isnan(out.data), f"{case.op} with nan as operand {i} gave {out.data}"
+        else:  # IEEE's few numbers from nan, e.g. nan ** 0 = 1
+            assert out.data == expected

@@ -8,17 +8,16 @@ import re
 from pathlib import Path
 
 import pytest
-from readme_example import readme_graph
 
 
-def test_readme_numbers_to_four_places():
+def test_readme_numbers_to_four_places(readme_graph):
     a, b, g = readme_graph()
     assert round(g.data, 4) == 24.7041
     assert round(a.grad, 4) == 138.8338
     assert round(b.grad, 4) == 645.5773
 
 
-def test_readme_numbers_against_the_derivation_by_hand():
+def test_readme_numbers_against_the_derivation_by_hand(readme_graph):
     a, b, g = readme_graph()
     x, y = -4.0, 2.0
     # Unrolled: c = 3a + 4b + 3 and d = 4(3(ab + b^3) + relu(a + b)) + relu(b - a).
