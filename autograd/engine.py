@@ -8,12 +8,10 @@ derivatives (the one function that applies a rule to a node) and adding
 ``upstream grad * local`` into each parent.  That one line is the only place
 where float gradients accumulate; ``create_graph=True`` has its own single
 line, which adds gradient Values instead (``_graph_gradients``).
-``backward`` runs the pass to its end; the step-through
-(``autograd.steps``) and the player watch the same pass step by step."""
+``backward`` runs that pass; the step-through (``autograd.steps``) and the
+player record the same pass step by step."""
 
 from __future__ import annotations
-
-from collections import deque
 
 from ._mode import (
     MODE,
@@ -25,7 +23,7 @@ from ._mode import (
     watch_comparisons,
     watch_creation,
 )
-from .ops import rule_for
+from .ops import OPS, rule_for
 
 __all__ = [
     "backward",
@@ -52,24 +50,24 @@ def topological_order(root) -> list:
     """
     order = []
     visited = set()
-    # Each stack entry is (node, expanded?): a node is emitted on its second
-    # visit, after every parent pushed on its first visit has been emitted.
-    stack = [(root, False)]
+    # A None pushed above a node means "every parent of the node below has been
+    # emitted": popping it emits that node.  Cheaper than a (node, flag) pair per entry.
+    stack = [root]
     # Bound methods as locals: this loop runs once per node of every graph.
-    push, pop, emit = stack.append, stack.pop, order.append
-    seen, mark = visited.__contains__, visited.add
+    push, pop, emit, mark = stack.append, stack.pop, order.append, visited.add
     while stack:
-        node, expanded = pop()
-        if expanded:
-            emit(node)
+        node = pop()
+        if node is None:
+            emit(pop())
             continue
-        if seen(node):
+        if node in visited:
             continue
         mark(node)
-        push((node, True))
+        push(node)
+        push(None)
         for parent in reversed(node._parents):
-            if not seen(parent):
-                push((parent, False))
+            if parent not in visited:
+                push(parent)
     return order
 
 
@@ -83,11 +81,14 @@ def local_derivatives(node, graph: bool = False) -> tuple:
     differentiated again (``create_graph=True``).  Where a derivative is not
     finite (sqrt'(0)) it raises, with the message of ``derivative_error``.
     """
+    row = OPS.get(node._op)
+    if row is None:
+        rule_for(node._op)  # raises, naming the op that has no rule
     parents = node._parents
     try:
         if graph:
-            return rule_for(node._op)(parents, node, node._arg)
-        return rule_for(node._op)([p.data for p in parents], node.data, node._arg)
+            return row.backward(parents, node, node._arg)
+        return row.backward([p.data for p in parents], node.data, node._arg)
     except (ArithmeticError, ValueError) as err:
         values = [p.data for p in parents]
         raise type(err)(derivative_error(node._op, values, node._arg, err, node)) from None
@@ -106,19 +107,20 @@ def derivative_error(op: str, values, arg, err: BaseException, node=None) -> str
     return text if site is None else f"{text}; the {op} node was created at {site}"
 
 
-def backward_pass(root, order=None):
+def backward_pass(root, order=None, on_step=None) -> None:
     """The chain rule over root's graph, one node at a time: the engine's backward pass.
 
     Resets every non-leaf grad to 0 and seeds ``root.grad = 1``, then walks
     the tape backwards; for each node that has parents it adds
-    ``upstream * local[i]`` into ``parents[i].grad`` and yields
-    ``(node, upstream, local)``.  ``backward`` runs it to the end;
-    ``backward_steps`` and the player show each step.  Leaves sum this pass's
-    contributions from zero, and what they held before is added once at the
-    end (as PyTorch does): adding each contribution to the old grad would
-    round differently, and a second call would then not give exactly twice
-    the first.  A pass that fails or is abandoned part-way puts the leaves'
-    grads back as they were, so parameters are never half-updated.
+    ``upstream * local[i]`` into ``parents[i].grad`` and then calls
+    ``on_step(node, upstream, local)`` if given: ``backward`` runs the pass
+    without one, ``backward_steps`` and the player record each step with one.
+    Leaves sum this pass's contributions from zero, and what they held
+    before is added once at the end (as PyTorch does): adding each
+    contribution to the old grad would round differently, and a second call
+    would then not give exactly twice the first.  A pass that fails part-way
+    puts the leaves' grads back as they were, so parameters are never
+    half-updated.
     """
     if order is None:
         order = topological_order(root)
@@ -138,7 +140,8 @@ def backward_pass(root, order=None):
             local = local_derivatives(node)
             for parent, d in zip(parents, local):
                 parent.grad += upstream * d  # the one place where float gradients add up
-            yield node, upstream, local
+            if on_step is not None:
+                on_step(node, upstream, local)
     except BaseException:
         for leaf, before in zip(leaves, held):
             leaf.grad = before
@@ -168,7 +171,7 @@ def backward(root, create_graph: bool = False):
             value = 0.0 if g is None else g.data
             node.grad = node.grad + value if node.is_leaf else value
         return {n: g for n, g in grads.items() if n.is_leaf}
-    deque(backward_pass(root, order), maxlen=0)  # run the pass; its steps are not needed here
+    backward_pass(root, order)
     # One lookup per call, none per node: only anomaly mode's watcher checks the pass.
     watcher = MODE.get()[1]
     if watcher is not None and hasattr(watcher, "check_backward"):

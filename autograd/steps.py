@@ -157,10 +157,10 @@ def backward_steps(root: Value):
     """Run backward on ``root`` one node at a time, yielding a ``Step`` for each, in tape order.
 
     Each step is one step of the engine's own pass (``engine.backward_pass``),
-    so the semantics are ``root.backward()``'s: non-leaf grads are reset, the
-    seed is 1, leaves accumulate; once the generator is exhausted every
-    ``.grad`` is what ``backward()`` would have left.  Stopping early leaves
-    the non-leaf grads partial and puts the leaves' grads back as they were.
+    recorded as it ran, so the semantics are ``root.backward()``'s: non-leaf
+    grads are reset, the seed is 1, leaves accumulate, and every ``.grad`` is
+    what ``backward()`` leaves.  Each step's frame shows the grads as they
+    were right after it.
     """
     _check_root("backward_steps", root)  # now, not at the first next()
     return _steps(root)
@@ -172,11 +172,14 @@ def _steps(root: Value):
     # What backward_pass sets before its first step: every grad 0, the seed 1.
     run.start = dict.fromkeys(order, 0.0)
     run.start[root] = 1.0
-    for node, upstream, local in backward_pass(root, order):
+
+    def record(node, upstream, local):
         contributions = tuple(upstream * d for d in local)  # what the pass just added
         step = Step(len(run.steps), node, upstream, node.parents, tuple(local), contributions, run)
         run.steps.append(step)
-        yield step
+
+    backward_pass(root, order, on_step=record)
+    yield from run.steps
 
 
 # explain: one gradient as a sum over paths --------------------------------------------

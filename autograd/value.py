@@ -18,6 +18,7 @@ from . import _mode, engine
 from .ops import OPS, overflow_error
 
 _OPS_FORWARD = {name: op.forward for name, op in OPS.items()}
+_mode_get = _mode.MODE.get  # (grad enabled, creation watcher): read by every op
 
 
 def _check_data(data) -> float:
@@ -269,7 +270,7 @@ def _apply(op: str, operands: tuple, arg=None) -> Value:
     out.grad = 0.0
     out.label = ""
     out._arg = arg
-    grad_enabled, watcher = _mode.MODE.get()
+    grad_enabled, watcher = _mode_get()
     if grad_enabled:
         out._parents = operands
         out._op = op
@@ -287,12 +288,16 @@ def linear(weights, inputs, bias) -> Value:
     Same value and gradients as the loop of ``*`` and ``+``, with 1 node
     instead of 2n; numbers among the inputs become constants.
     """
-    # type() is: the common case (parameters and activations) skips the checks.
-    ws = [w if type(w) is Value else _operand("linear", w) for w in weights]
-    xs = [x if type(x) is Value else _operand("linear", x) for x in inputs]
-    if len(ws) != len(xs):
-        raise ValueError(f"linear: got {len(ws)} weights for {len(xs)} inputs")
-    return _apply("linear", (*ws, *xs, _operand("linear", bias)))
+    operands = (*weights, *inputs, bias)
+    if len(operands) != 2 * len(weights) + 1:
+        raise ValueError(f"linear: got {len(weights)} weights for {len(inputs)} inputs")
+    # The common case, every operand a Value, is checked by one pass in C.
+    if set(map(type, operands)) != _ONLY_VALUES:
+        operands = tuple(_operand("linear", v) for v in operands)
+    return _apply("linear", operands)
+
+
+_ONLY_VALUES = {Value}
 
 
 def _operand(op: str, x) -> Value:

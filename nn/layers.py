@@ -117,7 +117,10 @@ class Neuron(Module):
 
     def forward(self, x):
         """act(b + sum_i w_i x_i) for a list of ``nin`` Values or numbers."""
-        x = _check_inputs(self, x, len(self.w))
+        return self._forward(_check_inputs(self, x, len(self.w)))
+
+    def _forward(self, x):
+        # The neuron on inputs already checked (a Layer checks once for all its neurons).
         if self.fused:
             act = linear(self.w, x, self.b)
         else:
@@ -168,7 +171,7 @@ class Layer(Module):
         x = _check_inputs(self, x, self.nin)
         # Wrap plain numbers once, so the neurons share one input node per feature.
         x = [v if isinstance(v, Value) else constant(v) for v in x]
-        return [n(x) for n in self.neurons]
+        return [n._forward(x) for n in self.neurons]
 
     def __repr__(self) -> str:
         # One line, like torch's Linear: sixteen Neuron lines would hide the shape.

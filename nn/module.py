@@ -91,8 +91,24 @@ class Module:
                 yield from member._walk_parameters(full)
 
     def parameters(self) -> list[Value]:
-        """Every parameter as a list (micrograd's order: layer, neuron, weights then bias)."""
-        return [p for _, p in self.named_parameters()]
+        """Every parameter as a list (micrograd's order: layer, neuron, weights then bias).
+
+        The order and the once-each rule of ``named_parameters``, without building
+        the names: training loops call this several times per step.
+        """
+        params: list[Value] = []
+        seen: set[int] = set()
+        stack: list = [self]
+        while stack:
+            member = stack.pop()
+            if isinstance(member, Value):
+                if id(member) not in seen:
+                    seen.add(id(member))
+                    params.append(member)
+            else:
+                members = [m for _, m in member._members()]
+                stack.extend(reversed(members))  # popped in assignment order
+        return params
 
     def num_parameters(self) -> int:
         """How many scalar parameters the module has."""
