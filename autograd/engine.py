@@ -124,11 +124,9 @@ def backward_pass(root, order=None, on_step=None) -> None:
     """
     if order is None:
         order = topological_order(root)
-    leaves, held = [], []
+    leaves = [node for node in order if not node._parents]
+    held = [leaf.grad for leaf in leaves]
     for node in order:
-        if not node._parents:
-            leaves.append(node)
-            held.append(node.grad)
         node.grad = 0.0
     root.grad = 1.0
     try:

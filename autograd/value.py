@@ -19,6 +19,7 @@ from .ops import OPS, overflow_error
 
 _OPS_FORWARD = {name: op.forward for name, op in OPS.items()}
 _mode_get = _mode.MODE.get  # (grad enabled, creation watcher): read by every op
+_new = object.__new__  # a Value without running __init__'s checks: _apply fills every field
 
 
 def _check_data(data) -> float:
@@ -261,7 +262,7 @@ def constant(x) -> Value:
 
 def _apply(op: str, operands: tuple, arg=None) -> Value:
     """Run ``op``'s forward on the operands' data and record the new node."""
-    out = Value.__new__(Value)
+    out = _new(Value)
     xs = [v.data for v in operands]
     out.data = data = _OPS_FORWARD[op](xs, arg)
     # x - x is 0.0 for every finite x and nan for nan and +-inf: one cheap test per op.

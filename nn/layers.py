@@ -66,17 +66,19 @@ def init_bound(init: str, fan_in: int, fan_out: int) -> float:
     raise ValueError(f"init must be one of {', '.join(INITS)}; got {init!r}")
 
 
+# Each activation as a function of one Value; looked up once per neuron call.
+_ACTIVATE = {
+    "relu": Value.relu,
+    "tanh": Value.tanh,
+    "sigmoid": Value.sigmoid,
+    "leaky_relu": lambda v: v.leaky_relu(0.01),
+    "linear": lambda v: v,
+}
+
+
 def activate(x, activation: str):
     """Apply a named activation to one Value ('linear' is the identity)."""
-    if activation == "relu":
-        return x.relu()
-    if activation == "tanh":
-        return x.tanh()
-    if activation == "sigmoid":
-        return x.sigmoid()
-    if activation == "leaky_relu":
-        return x.leaky_relu(0.01)
-    return x
+    return _ACTIVATE[activation](x)
 
 
 class Neuron(Module):
@@ -127,7 +129,7 @@ class Neuron(Module):
             act = self.b
             for wi, xi in zip(self.w, x, strict=True):
                 act = act + wi * xi
-        return activate(act, self.activation)
+        return _ACTIVATE[self.activation](act)
 
     def extra_repr(self) -> str:
         return f"nin={self.nin}, activation={self.activation!r}"
