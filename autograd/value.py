@@ -12,6 +12,7 @@ reference counting as soon as the output is dropped.
 
 from __future__ import annotations
 
+import numbers
 import operator
 
 from . import _mode, engine
@@ -23,19 +24,20 @@ _new = object.__new__  # a Value without running __init__'s checks: _apply fills
 
 
 def _check_data(data) -> float:
-    if isinstance(data, int) and not isinstance(data, bool):
+    """Any real number (int, float, Fraction, numpy scalars...) as a float; anything else raises."""
+    if type(data) is float:  # the common case first
+        return data
+    if isinstance(data, numbers.Real) and not isinstance(data, bool):
         try:
             return float(data)
         except OverflowError:
-            raise OverflowError(f"Value(): the int {data} is too large for a float") from None
-    if not isinstance(data, float):
-        what = type(data).__name__
-        hint = " (use v.data, or v.detach() for a new leaf)" if isinstance(data, Value) else ""
-        raise TypeError(
-            f"Value() takes an int or a float, got {what} {data!r}{hint}; "
-            "convert it with float(x) first if it is a number"
-        )
-    return float(data)
+            raise OverflowError(f"Value(): {data!r} is too large for a float") from None
+    what = type(data).__name__
+    hint = " (use v.data, or v.detach() for a new leaf)" if isinstance(data, Value) else ""
+    raise TypeError(
+        f"Value() takes a real number (int, float, Fraction, numpy scalar), got {what} "
+        f"{data!r}{hint}"
+    )
 
 
 class Value:
@@ -64,6 +66,11 @@ class Value:
     def parents(self) -> tuple[Value, ...]:
         """The operands this Value was computed from, in operand order (empty for a leaf)."""
         return self._parents
+
+    @property
+    def _prev(self) -> frozenset:
+        """The parents as a set, as micrograd names it, so its lecture's graph code runs."""
+        return frozenset(self._parents)
 
     @property
     def op(self) -> str:
@@ -121,9 +128,9 @@ class Value:
     def __pow__(self, other):
         if isinstance(other, Value):
             return _apply("vpow", (self, other))
-        if isinstance(other, bool) or not isinstance(other, (int, float)):
+        if not _is_real(other):
             return NotImplemented
-        return _apply("pow", (self,), other)
+        return _apply("pow", (self,), float(other))
 
     def __rpow__(self, other):
         other = _coerce(other)
@@ -170,7 +177,7 @@ class Value:
 
     def leaky_relu(self, slope: float = 0.01):
         """x if x > 0 else slope * x."""
-        if isinstance(slope, bool) or not isinstance(slope, (int, float)):
+        if not _is_real(slope):
             raise TypeError(f"leaky_relu: slope must be a number, got {slope!r}")
         return _apply("leaky_relu", (self,), float(slope))
 
@@ -221,12 +228,17 @@ class Value:
         return to_svg(self, **options)
 
 
+def _is_real(x) -> bool:
+    """A real number that is not a bool: int, float, Fraction, numpy scalars..."""
+    if isinstance(x, (int, float)):  # the common case, without the slower ABC check
+        return not isinstance(x, bool)
+    return isinstance(x, numbers.Real)
+
+
 def _number(x):
     if isinstance(x, Value):
         return x.data
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        return None
-    return x
+    return float(x) if _is_real(x) else None
 
 
 _COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
@@ -248,9 +260,7 @@ def _coerce(x):
     """Operands: Values pass, numbers become constant leaves, anything else is None."""
     if isinstance(x, Value):
         return x
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        return None
-    return constant(x)
+    return constant(x) if _is_real(x) else None
 
 
 def constant(x) -> Value:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import operator
 import weakref
+from fractions import Fraction
 
 import pytest
 
@@ -249,3 +250,66 @@ def test_gradient_does_not_flow_through_detach():
     out = x.detach() * x  # d/dx treats the detached factor as a constant
     out.backward()
     assert x.grad == 3.0
+
+
+# micrograd's code runs with only its imports changed ------------------------------------
+
+
+def test_prev_is_the_set_of_parents_as_in_micrograd():
+    a, b = Value(2.0), Value(3.0)
+    c = a * b + a
+    assert c._prev == {c.parents[0], a}
+    assert (a * a)._prev == {a}  # a set: a Value used twice appears once
+    assert a._prev == set()
+    with pytest.raises(AttributeError):
+        c._prev = set()  # read-only: the graph is not edited through it
+
+
+def test_the_lectures_graph_walk_runs_on_tapegrad():
+    # Written the way the lecture writes it: recursion over _prev, nodes and edges in sets.
+    def trace(root):
+        nodes, edges = set(), set()
+
+        def build(v):
+            if v not in nodes:
+                nodes.add(v)
+                for child in v._prev:
+                    edges.add((child, v))
+                    build(child)
+
+        build(root)
+        return nodes, edges
+
+    x1, x2, w1, w2, b = (Value(v) for v in (2.0, 0.0, -3.0, 1.0, 6.88))
+    n = x1 * w1 + x2 * w2 + b
+    o = n.tanh()
+    o.backward()
+    nodes, edges = trace(o)
+    assert len(nodes) == 10 and len(edges) == 9
+    assert {v._op for v in nodes} == {"", "mul", "add", "tanh"}
+    assert all(isinstance(v.data, float) and isinstance(v.grad, float) for v in nodes)
+
+
+@pytest.mark.parametrize(
+    "number",
+    [3, 2.5, Fraction(1, 3), Fraction(-7, 2), 10**20],
+)
+def test_any_real_number_is_stored_as_a_float(number):
+    v = Value(number)
+    assert type(v.data) is float and v.data == float(number)
+
+
+def test_numpy_scalars_work_as_values_and_as_operands():
+    np = pytest.importorskip("numpy")
+    for number in (np.int64(3), np.float32(0.5), np.float64(-2.25), np.int8(-4)):
+        v = Value(number)
+        assert type(v.data) is float and v.data == float(number)
+    a = Value(2.0)
+    assert (a * np.int64(3)).data == 6.0 and (a ** np.int64(2)).data == 4.0
+    assert (a + Fraction(1, 2)).data == 2.5 and (a < np.int64(3)) is True
+
+
+@pytest.mark.parametrize("bad", [True, "3", None, 1j, [1.0]])
+def test_non_real_data_raises_saying_what_is_accepted(bad):
+    with pytest.raises(TypeError, match=r"Value\(\) takes a real number .* got "):
+        Value(bad)
