@@ -202,6 +202,18 @@ def gradients(output, inputs, create_graph: bool = False) -> list:
     differentiated again (like ``torch.autograd.grad``).  An input that
     ``output`` does not depend on gets 0.
     """
+    # Checked by what they can do, not by class: the engine imports no Value.
+    if not hasattr(output, "_parents"):
+        raise TypeError(
+            f"gradients: output must be a Value, got {type(output).__name__} {output!r}"
+        )
+    inputs = list(inputs)
+    for i, x in enumerate(inputs):
+        if not hasattr(x, "_parents"):
+            raise TypeError(
+                f"gradients: inputs[{i}] must be a Value (the leaf to differentiate by), "
+                f"got {type(x).__name__} {x!r}"
+            )
     order = topological_order(output)
     if create_graph:
         grads = _graph_gradients(output, order)

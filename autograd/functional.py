@@ -217,10 +217,19 @@ def numerical_grad(f: Callable, inputs: Sequence[float], eps: float = 1e-6) -> l
     under ``no_grad``, so nothing here uses the backward pass it is checking.
     """
     xs = [float(x) for x in inputs]
+    _check_eps("numerical_grad", eps)
 
-    def at(point):
+    def at(point, i):
         with no_grad():
-            return _scalar("numerical_grad", f(*[Value(p) for p in point])).data
+            try:
+                return _scalar("numerical_grad", f(*[Value(p) for p in point])).data
+            except (ArithmeticError, ValueError) as err:
+                # f is defined at x but not a step of eps away: say so, not just the op's error.
+                raise type(err)(
+                    f"numerical_grad: the finite-difference probe x[{i}] = {point[i]!r} "
+                    f"(x[{i}] = {xs[i]!r} moved by eps = {eps!r}) left the domain of f: {err}; "
+                    "choose a point further from the domain's edge or a smaller eps"
+                ) from None
 
     result = []
     for i in range(len(xs)):
@@ -228,8 +237,13 @@ def numerical_grad(f: Callable, inputs: Sequence[float], eps: float = 1e-6) -> l
         lo = xs.copy()
         hi[i] += eps
         lo[i] -= eps
-        result.append((at(hi) - at(lo)) / (2 * eps))
+        result.append((at(hi, i) - at(lo, i)) / (2 * eps))
     return result
+
+
+def _check_eps(name: str, eps) -> None:
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < math.inf:
+        raise ValueError(f"{name}: eps must be a finite number > 0, got {eps!r}")
 
 
 def _compare(name, analytic, numeric, inputs, atol, rtol, raise_exception):
@@ -259,6 +273,7 @@ def gradcheck(
     naming the input and both numbers (or returns False).
     """
     xs = [float(x) for x in inputs]
+    _check_eps("gradcheck", eps)
     args = [Value(x) for x in xs]
     analytic = gradients(_scalar("gradcheck", _call(f, args)), args)
     numeric = numerical_grad(f, xs, eps)
@@ -289,6 +304,7 @@ def gradgradcheck(
     the entry and both numbers (or returns False).
     """
     xs = [float(x) for x in inputs]
+    _check_eps("gradgradcheck", eps)
     analytic = hessian(f)(*xs)
     for j in range(len(xs)):
         hi, lo = xs.copy(), xs.copy()

@@ -13,10 +13,13 @@ from autograd import (
     GradcheckError,
     Value,
     grad,
+    gradcheck,
     gradgradcheck,
+    gradients,
     hessian,
     hvp,
     jacobian,
+    numerical_grad,
     value_and_grad,
 )
 
@@ -227,3 +230,37 @@ def test_gradgradcheck_names_an_off_diagonal_entry(monkeypatch):
     monkeypatch.setitem(OPS, "mul", OPS["mul"]._replace(backward=mul_rule_with_detached_dy))
     with pytest.raises(GradcheckError, match=r"Hessian entry \[1\]\[0\]"):
         gradgradcheck(lambda x, y: x * y, [0.5, 2.0])
+
+
+# Bad arguments: a clear message, never a raw ZeroDivisionError or a silent 0 ------------
+
+
+@pytest.mark.parametrize("eps", [0, 0.0, -1e-6, math.inf, math.nan, True, "1e-6"])
+def test_checkers_refuse_an_eps_that_is_not_a_positive_number(eps):
+    def f(x):
+        return x * x
+
+    for check in (gradcheck, gradgradcheck):
+        with pytest.raises(ValueError, match=r"eps must be a finite number > 0"):
+            check(f, [1.0], eps=eps)
+    with pytest.raises(ValueError, match=r"numerical_grad: eps must be a finite number > 0"):
+        numerical_grad(f, [1.0], eps=eps)
+
+
+def test_a_probe_that_leaves_the_domain_says_so():
+    # log is defined at 1e-7, but 1e-7 - 1e-6 is negative.
+    with pytest.raises(ValueError) as err:
+        gradcheck(lambda x: x.log(), [1e-7])
+    message = str(err.value)
+    assert "finite-difference probe x[0]" in message and "left the domain" in message
+    assert "log: input must be > 0" in message
+
+
+def test_gradients_refuses_an_output_or_inputs_that_are_not_values():
+    a = Value(2.0)
+    c = a * a
+    with pytest.raises(TypeError, match=r"gradients: output must be a Value, got float 3.0"):
+        gradients(3.0, [a])
+    with pytest.raises(TypeError, match=r"gradients: inputs\[1\] must be a Value .* got float"):
+        gradients(c, [a, 1.0])
+    assert gradients(c, [a]) == [4.0]
