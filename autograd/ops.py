@@ -237,7 +237,7 @@ def _cos_fwd(xs, arg):
 def _linear_fwd(xs, arg):
     n = len(xs) // 2
     acc = xs[-1]
-    for w, x in zip(xs[:n], xs[n : 2 * n]):
+    for w, x in zip(xs, xs[n:-1]):  # (w_1..w_n, x_1..x_n, b): zip stops after w_n
         acc += w * x
     return acc
 

@@ -293,17 +293,19 @@ def _apply(op: str, operands: tuple, arg=None) -> Value:
     return out
 
 
-def linear(weights, inputs, bias) -> Value:
+def linear(weights, inputs, bias, *, all_values: bool = False) -> Value:
     """``bias + sum_i weights[i] * inputs[i]`` as one node (one neuron's weighted sum).
 
     Same value and gradients as the loop of ``*`` and ``+``, with 1 node
-    instead of 2n; numbers among the inputs become constants.
+    instead of 2n; numbers among the operands become constants.  A caller
+    that knows every operand is already a Value (nn's layers: parameters, and
+    inputs they have wrapped) passes ``all_values=True`` to skip that check,
+    which is a third of the node's cost.
     """
     operands = (*weights, *inputs, bias)
     if len(operands) != 2 * len(weights) + 1:
         raise ValueError(f"linear: got {len(weights)} weights for {len(inputs)} inputs")
-    # The common case, every operand a Value, is checked by one pass in C.
-    if set(map(type, operands)) != _ONLY_VALUES:
+    if not all_values and set(map(type, operands)) != _ONLY_VALUES:
         operands = tuple(_operand("linear", v) for v in operands)
     return _apply("linear", operands)
 

@@ -119,12 +119,13 @@ class Neuron(Module):
 
     def forward(self, x):
         """act(b + sum_i w_i x_i) for a list of ``nin`` Values or numbers."""
-        return self._forward(_check_inputs(self, x, len(self.w)))
+        x = _check_inputs(self, x, len(self.w))
+        return self._forward([v if isinstance(v, Value) else constant(v) for v in x])
 
     def _forward(self, x):
-        # The neuron on inputs already checked (a Layer checks once for all its neurons).
+        # x: checked, and every input a Value (a Layer does this once for all its neurons).
         if self.fused:
-            act = linear(self.w, x, self.b)
+            act = linear(self.w, x, self.b, all_values=True)
         else:
             act = self.b
             for wi, xi in zip(self.w, x, strict=True):
