@@ -33,6 +33,7 @@ _EXPORTS = {
     "History": "history",
     "evaluate": "objective",
     "fit": "train",
+    **dict.fromkeys(["from_torch", "to_torch"], "torch_bridge"),
 }
 
 
@@ -75,12 +76,14 @@ __all__ = [
     "circles",
     "evaluate",
     "fit",
+    "from_torch",
     "functional",
     "load",
     "load_into",
     "moons",
     "save",
     "spiral",
+    "to_torch",
     "train_val_split",
     "xor",
 ]

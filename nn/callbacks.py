@@ -37,6 +37,8 @@ class EarlyStopping(Callback):
 
     With ``restore_best=True`` the model ends with the weights of its best
     epoch.  ``mode='auto'`` minimises losses and maximises accuracies.
+    ``restore_best_weights`` is Keras's name for ``restore_best`` (whose
+    default here is True, Keras's False).
     """
 
     def __init__(
@@ -46,7 +48,16 @@ class EarlyStopping(Callback):
         min_delta: float = 0.0,
         restore_best: bool = True,
         mode: str = "auto",
+        *,
+        restore_best_weights: bool | None = None,
     ) -> None:
+        if restore_best_weights is not None:
+            if not restore_best and restore_best_weights:
+                raise ValueError(
+                    "EarlyStopping: restore_best=False and restore_best_weights=True disagree; "
+                    "give one of them"
+                )
+            restore_best = restore_best_weights
         self.mode = check_monitor(monitor, mode)
         self.monitor = monitor
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:

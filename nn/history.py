@@ -46,6 +46,16 @@ class History:
     def __len__(self) -> int:
         return len(self.epoch)
 
+    @property
+    def history(self) -> dict[str, list]:
+        """Keras's ``history.history``: lists under 'loss' and 'accuracy', and with validation
+        data 'val_loss' and 'val_accuracy' (the keys Keras uses).  A copy of the columns."""
+        keras = {"loss": list(self.train_loss), "accuracy": list(self.train_acc)}
+        if any(v is not None for v in self.val_loss):
+            keras["val_loss"] = list(self.val_loss)
+            keras["val_accuracy"] = list(self.val_acc)
+        return keras
+
     def to_dict(self) -> dict:
         """Plain lists and flags, ready for JSON (NaN and inf become None)."""
         doc = {name: [_finite_or_none(v) for v in getattr(self, name)] for name in COLUMNS}

@@ -313,3 +313,38 @@ def test_numpy_scalars_work_as_values_and_as_operands():
 def test_non_real_data_raises_saying_what_is_accepted(bad):
     with pytest.raises(TypeError, match=r"Value\(\) takes a real number .* got "):
         Value(bad)
+
+
+def test_a_graph_of_numpy_scalars_walks_and_differentiates_like_one_of_floats():
+    np = pytest.importorskip("numpy")
+
+    def trace(root):  # the lecture's walk again, over a graph fed with numpy scalars
+        nodes, edges = set(), set()
+
+        def build(v):
+            if v not in nodes:
+                nodes.add(v)
+                for child in v._prev:
+                    edges.add((child, v))
+                    build(child)
+
+        build(root)
+        return nodes, edges
+
+    def neuron(x, w, b):
+        return (x[0] * w[0] + x[1] * w[1] + b).tanh()
+
+    def leaves(numbers):
+        return [Value(n) for n in numbers]
+
+    xs_np, ws_np = leaves([np.float32(3.0), np.int64(-1)]), leaves([np.float64(0.5), np.int8(2)])
+    xs, ws = leaves([3.0, -1.0]), leaves([0.5, 2.0])
+    b_np, b = Value(np.float32(0.25)), Value(0.25)
+    out_np, out = neuron(xs_np, ws_np, b_np), neuron(xs, ws, b)
+    out_np.backward()
+    out.backward()
+    nodes, edges = trace(out_np)
+    assert len(nodes) == 10 and len(edges) == 9
+    assert all(type(v.data) is float and type(v.grad) is float for v in nodes)
+    assert out_np.data == out.data
+    assert [v.grad for v in (*xs_np, *ws_np, b_np)] == [v.grad for v in (*xs, *ws, b)]
