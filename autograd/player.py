@@ -45,6 +45,7 @@ from .value import Value
 
 __all__ = ["Frame", "Player", "play"]
 
+RANKSEP = 0.9  # inches between the columns of the graph: room for two lines of edge label
 MAX_EXPLAINED_LEAVES = 200  # beyond this, clicking a leaf points to explain() instead
 INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
 
@@ -266,12 +267,20 @@ class Player:
 
     # The page -----------------------------------------------------------------------
 
+    def _dot(self) -> str:
+        """The picture's DOT text with the final numbers, ranks spaced for the edge labels."""
+        from .viz import to_dot
+
+        dot = to_dot(self.root, grads=self.final_grads, **self._options).rstrip()
+        # A graph attribute holds wherever it is set: this one gives each edge room for
+        # 'local ... / contrib ...' between the columns.
+        return dot.removesuffix("}") + f"\tgraph [ranksep={RANKSEP}]\n}}\n"
+
     def _svg(self) -> str:
         """The graph's SVG with the final numbers, each Value's group marked for the script."""
         from .viz import to_svg
 
-        svg = to_svg(self.root, grads=self.final_grads, **self._options)
-        return _mark_svg(svg, self.order, self.names)
+        return _mark_svg(to_svg(self._dot()), self.order, self.names)
 
     def _payload(self) -> dict:
         index = {v: i for i, v in enumerate(self.order)}
@@ -362,7 +371,7 @@ class Player:
 
         with tempfile.TemporaryDirectory() as folder:
             out = Path(folder) / "player.png"
-            render(self.root, out, format="png", grads=self.final_grads, **self._options)
+            render(self._dot(), out, format="png")
             return out.read_bytes()
 
     def __repr__(self) -> str:

@@ -183,3 +183,31 @@ def test_numbers_are_formatted_as_in_the_pictures():
     assert format_number(2.5) == "2.5000"
     assert format_number(1e-7) == "1.0000e-07"
     assert format_number(float("nan")) == "nan"
+
+
+@pytest.mark.renderer
+def test_tapegrad_graph_writes_the_player_page(tmp_path, capsys):
+    from nn.cli import main
+
+    page_file = tmp_path / "g.html"
+    argv = ["graph", "tanh(x*w + b)", "x=2", "w=-3", "b=6.88", "--html", str(page_file)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "d/dw = 1.0019" in out and f"wrote {page_file}" in out
+    html = page_file.read_text(encoding="utf-8")
+    assert "tanh(x*w + b): backpropagation step by step" in html
+    assert not re.search(r"https?://", html)
+    # The leaves' grads at the last step: dout/dx = w (1 - tanh^2), and so on.
+    last = {}
+    for frame in _payload(html)["frames"]:
+        last.update(frame["grad"])
+    assert sorted(last.values()) == sorted(
+        ["-1.5029", "1.0019", "0.5010", "0.5010", "0.5010", "1.0000"]
+    )
+
+
+def test_tapegrad_graph_refuses_a_folder_for_html(tmp_path, capsys):
+    from nn.cli import main
+
+    assert main(["graph", "x*2", "x=1", "--html", str(tmp_path)]) == 1
+    assert f"--html {str(tmp_path)!r} is a folder" in capsys.readouterr().err

@@ -114,3 +114,29 @@ def test_an_mlp_loss_steps_to_the_engines_gradients_and_its_neuron_boxes_collaps
         info = page.locator(".tgp-info").text_content()
         assert "its gradient as a sum over paths" in info and "path" in info
         assert log["console_errors"] == []
+
+
+def test_tapegrad_graph_html_writes_a_page_that_steps_to_the_engines_gradients(tmp_path, capsys):
+    from autograd import Value
+    from nn.cli import main
+
+    page_file = tmp_path / "g.html"
+    assert main(["graph", "tanh(x*w + b)", "x=2", "w=-3", "b=6.88", "--html", str(page_file)]) == 0
+    assert f"wrote {page_file}" in capsys.readouterr().out
+    x, w, b = Value(2.0, label="x"), Value(-3.0, label="w"), Value(6.88, label="b")
+    out = (x * w + b).tanh()
+    out.backward()
+    expected = {v.label: format_number(v.grad) for v in (x, w, b)}
+    with chromium_page() as (page, log):
+        page.goto(page_file.as_uri())
+        steps = page.evaluate("window.tapegradPlayer.steps")
+        page.evaluate(f"window.tapegradPlayer.goto({steps})")
+        shown = {n["label"]: n["grad"] for n in _nodes(page)}
+        assert {k: shown[k] for k in expected} == expected
+        assert shown["out"] == "1.0000"
+        for _ in range(steps + 3):  # the right arrow walks to the end and stops there
+            page.keyboard.press("ArrowRight")
+        assert page.evaluate("window.tapegradPlayer.step") == steps
+        screenshot(page, shots_folder(tmp_path) / "player_neuron.png")
+        assert log["console_errors"] == []
+        assert log["requests"] == [page_file.as_uri()]
