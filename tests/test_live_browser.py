@@ -60,3 +60,19 @@ def test_training_html_steps_through_the_recorded_epochs(tmp_path):
         screenshot(page, shots_folder(tmp_path) / "training.png")
         assert log["console_errors"] == []
         assert log["requests"] == [page_file.as_uri()]
+
+
+def test_tapegrad_train_writes_training_html_that_opens_offline(tmp_path, capsys):
+    from nn.cli import main
+
+    out = tmp_path / "run"
+    argv = ["train", "--epochs", "5", "--samples", "30", "--out", str(out), "--no-plots"]
+    assert main(argv) == 0
+    assert "training.html" in capsys.readouterr().out
+    with chromium_page(viewport=(1000, 420)) as (page, log):
+        page.goto((out / "training.html").as_uri())
+        assert page.evaluate("window.tapegradTraining.epochs") == 5
+        page.keyboard.press("ArrowLeft")
+        assert _shown(page)["epoch"] == "4"
+        assert log["console_errors"] == []
+        assert len(log["requests"]) == 1
