@@ -46,6 +46,7 @@ from .value import Value
 __all__ = ["Frame", "Player", "play"]
 
 RANKSEP = 0.9  # inches between the columns of the graph: room for two lines of edge label
+MAX_NODES = 3000  # a player of more steps than this is not something anyone can step through
 MAX_EXPLAINED_LEAVES = 200  # beyond this, clicking a leaf points to explain() instead
 INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
 
@@ -157,6 +158,12 @@ class Player:
         self.precision = precision
         self.title = title if title is not None else "Backpropagation, step by step"
         self.order = topological_order(root)
+        if len(self.order) > MAX_NODES:
+            raise ValueError(
+                f"Player: the graph has {len(self.order):,} nodes, more than {MAX_NODES:,} "
+                "can be stepped through; play a smaller one (one sample's loss, a smaller "
+                "network), or draw this one with draw_dot(root, max_nodes=...)"
+            )
         self.names = _names(self.order)
         self._options = {
             "rankdir": rankdir,

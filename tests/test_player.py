@@ -107,6 +107,11 @@ def test_bad_input_is_refused_with_the_value():
         Player(Value(1.0), rankdir="XY")
     with pytest.raises(ValueError, match="k must be an int from 0 to"):
         Player(Value(1.0) * 2).state(99)
+    y = Value(1.0)
+    for _ in range(2000):
+        y = y * 1.0  # 4,001 nodes: the product and its constant each time
+    with pytest.raises(ValueError, match=r"the graph has 4,001 nodes, more than 3,000"):
+        Player(y)
 
 
 def test_a_leaf_alone_has_one_forward_step_and_the_seed():
