@@ -4,7 +4,8 @@ The view is one picture, replaced in place in the notebook (IPython's
 ``display(..., display_id=True)`` and its ``update``: no widget, no front-end
 extension, so it works in JupyterLab, Notebook 7 and VS Code as installed):
 the loss and accuracy per epoch, and for 2-D data the decision boundary on a
-grid with the points on top.  The picture is SVG drawn here from the numbers
+grid with the points on top, and the network itself (a line per weight, its
+colour the sign, its width the size).  The picture is SVG drawn here from the numbers
 (``panels_svg``); ``nn.replay`` draws the recorded run's page from the same
 panels.
 
@@ -28,6 +29,7 @@ __all__ = ["LiveView", "panels_svg"]
 PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3")
 REGION = ("#c9d6ea", "#f4d9c6", "#cde5d2", "#edcbcc", "#dcd6e9", "#e3d9d0", "#f2d9ea")
 PANEL_W, PANEL_H = 300, 220
+NET_W = 240
 MARGIN = 46
 
 
@@ -156,11 +158,70 @@ def boundary_svg(grid, data, x0: float, caption: str = "") -> list[str]:
     return parts
 
 
+def _weights(model) -> list | None:
+    """[[(w list, b) per neuron] per layer] for a network of Layers of Neurons, else None."""
+    layers = getattr(model, "layers", None)
+    if not layers or not all(hasattr(layer, "neurons") for layer in layers):
+        return None
+    return [[([w.data for w in n.w], n.b.data) for n in layer.neurons] for layer in layers]
+
+
+def network_svg(weights, x0: float, caption: str = "") -> list[str]:
+    """The network as it is drawn on paper: inputs left, a column per layer, a line per weight.
+
+    A weight's sign is its colour (orange positive, blue negative) and its size the
+    line's width, relative to the largest weight; a neuron's fill shows its bias the same way.
+    """
+    sizes = [len(weights[0][0][0])] + [len(layer) for layer in weights]
+    width, top, bottom = NET_W, 30, PANEL_H - 10
+    xs = [x0 + 14 + (width - 28) * k / (len(sizes) - 1) for k in range(len(sizes))]
+
+    def ys(n):
+        gap = min(22.0, (bottom - top) / max(1, n))
+        middle = (top + bottom) / 2
+        return [middle + gap * (i - (n - 1) / 2) for i in range(n)]
+
+    flat = [abs(w) for layer in weights for ws, _ in layer for w in ws]
+    biggest = max(flat, default=1.0) or 1.0
+    parts = [
+        f'<text x="{x0 + width / 2}" y="16" text-anchor="middle" font-weight="bold">'
+        f"network{_xml(caption)}</text>"
+    ]
+    for k, layer in enumerate(weights):
+        left, right = ys(sizes[k]), ys(sizes[k + 1])
+        for j, (ws, _) in enumerate(layer):
+            for i, w in enumerate(ws):
+                colour = PALETTE[1] if w > 0 else PALETTE[0]
+                stroke = 0.2 + 2.6 * abs(w) / biggest
+                parts.append(
+                    f'<line x1="{xs[k]:.1f}" y1="{left[i]:.1f}" x2="{xs[k + 1]:.1f}" '
+                    f'y2="{right[j]:.1f}" stroke="{colour}" stroke-width="{stroke:.2f}" '
+                    f'stroke-opacity="0.7"/>'
+                )
+    biases = [abs(b) for layer in weights for _, b in layer]
+    top_bias = max(biases, default=1.0) or 1.0
+    radius = 4.5 if max(sizes) > 8 else 6
+    for k, n in enumerate(sizes):
+        for i, y in enumerate(ys(n)):
+            fill = "#ffffff"
+            if k:
+                b = weights[k - 1][i][1]
+                shade = REGION[1] if b > 0 else REGION[0]
+                fill = shade if abs(b) > 0.05 * top_bias else "#ffffff"
+            parts.append(
+                f'<circle cx="{xs[k]:.1f}" cy="{y:.1f}" r="{radius}" fill="{fill}" '
+                f'stroke="#2d3748" stroke-width="0.8"/>'
+            )
+    return parts
+
+
 SVG_NAMESPACE = "http://www.w3.org/2000/svg"
 
 
-def panels_svg(history, grid=None, data=None, caption: str = "", namespace: bool = True) -> str:
-    """One SVG: loss and accuracy curves, and the decision boundary when ``grid`` is given.
+def panels_svg(
+    history, grid=None, data=None, caption: str = "", namespace: bool = True, weights=None
+) -> str:
+    """One SVG: loss and accuracy curves; the decision boundary and the network when given.
 
     ``namespace=False`` leaves out the xmlns, which SVG inside an HTML page does not need.
     """
@@ -169,6 +230,9 @@ def panels_svg(history, grid=None, data=None, caption: str = "", namespace: bool
     if grid is not None and data is not None:
         parts += boundary_svg(grid, data, width + 8, caption)
         width += PANEL_H + 8
+    if weights is not None:
+        parts += network_svg(weights, width + 8)
+        width += NET_W + 8
     body = "".join(parts)
     xmlns = f' xmlns="{SVG_NAMESPACE}"' if namespace else ""
     return (
@@ -289,7 +353,8 @@ class LiveView(Callback):
             f"epoch {epoch}: loss {_num(history.train_loss[-1])}, "
             f"accuracy {100 * history.train_acc[-1]:.1f}%"
         )
-        self.picture = _Picture(panels_svg(history, grid, self.data, caption), text)
+        svg = panels_svg(history, grid, self.data, caption, weights=_weights(model))
+        self.picture = _Picture(svg, text)
         if self._handle is not None:
             self._handle.update(self.picture)
         cost = time.perf_counter() - began

@@ -2,8 +2,9 @@
 
 ``Recorder`` keeps the model's weights after each epoch (a few hundred
 floats each); ``write_training_html(history, model, data, path, states)``
-draws the loss and accuracy curves of the whole run and, for 2-D data, the
-decision boundary at up to ``max_frames`` of the recorded epochs, and writes
+draws the loss and accuracy curves of the whole run and, at up to
+``max_frames`` of the recorded epochs, the network's weights and (for 2-D
+data) the decision boundary, and writes
 them with a small inline script (``replay.js``) as one self-contained file:
 no network request, it opens from disk.  Python computes every number; the
 page shows the epoch the slider points at.
@@ -22,7 +23,17 @@ from importlib import resources
 from pathlib import Path
 
 from .callbacks import Callback
-from .live import MARGIN, PANEL_H, PANEL_W, boundary_svg, curves_svg, two_d
+from .live import (
+    MARGIN,
+    NET_W,
+    PANEL_H,
+    PANEL_W,
+    _weights,
+    boundary_svg,
+    curves_svg,
+    network_svg,
+    two_d,
+)
 
 __all__ = ["Recorder", "write_training_html"]
 
@@ -64,24 +75,28 @@ def _snapshots(epochs: list[int], recorded, max_frames: int) -> list[int]:
     return sorted({have[round(k * step)] for k in range(max_frames)})
 
 
-def _grids(model, data, states, epochs, resolution, max_frames) -> dict:
-    """{epoch: decision grid} for the chosen epochs; the model ends with its own weights."""
+def _frames(model, data, states, epochs, resolution, max_frames) -> dict:
+    """{epoch: (decision grid or None, weights or None)}; the model ends with its own weights."""
     from .plot import decision_grid
 
+    def frame():
+        grid = decision_grid(model, data, resolution=resolution) if two_d(data) else None
+        return grid, _weights(model)
+
     if not states:
-        return {epochs[-1]: decision_grid(model, data, resolution=resolution)}
+        return {epochs[-1]: frame()}
     final = model.state_dict()
-    grids = {}
+    frames = {}
     try:
         for epoch in _snapshots(epochs, states, max_frames):
             model.load_state_dict(states[epoch])
-            grids[epoch] = decision_grid(model, data, resolution=resolution)
+            frames[epoch] = frame()
     finally:
         model.load_state_dict(final)
-    return grids
+    return frames
 
 
-def _page(history, data, grids: dict) -> str:
+def _page(history, data, frames: dict) -> str:
     epochs = list(history.epoch)
     n = len(epochs)
     parts = curves_svg(history)
@@ -94,12 +109,21 @@ def _page(history, data, grids: dict) -> str:
             f'stroke-width="1.5"/>'
         )
     width = 2 * PANEL_W
-    if grids:
-        for epoch, grid in grids.items():
-            parts.append(f'<g class="tgt-boundary" data-shows="{epoch}">')
+    grid, weights = next(iter(frames.values()), (None, None))
+    net_x = width + (PANEL_H + 8 if grid is not None else 0)
+    for epoch, (grid, weights) in frames.items():
+        if grid is None and weights is None:
+            continue
+        parts.append(f'<g class="tgt-boundary" data-shows="{epoch}">')
+        if grid is not None:
             parts += boundary_svg(grid, data, width + 8, f" (epoch {epoch})")
-            parts.append("</g>")
+        if weights is not None:
+            parts += network_svg(weights, net_x + 8, f" (epoch {epoch})")
+        parts.append("</g>")
+    if grid is not None:
         width += PANEL_H + 8
+    if weights is not None:
+        width += NET_W + 8
     svg = (
         f'<svg width="{width}" height="{PANEL_H}" viewBox="0 0 {width} {PANEL_H}" '
         f'font-family="Helvetica, Arial, sans-serif" font-size="11">{"".join(parts)}</svg>'
@@ -125,7 +149,8 @@ def _page(history, data, grids: dict) -> str:
                 "text": text,
             }
         )
-    payload = json.dumps({"rows": rows, "shown": sorted(grids)}, separators=(",", ":"))
+    shown = sorted(e for e, (g, w) in frames.items() if g is not None or w is not None)
+    payload = json.dumps({"rows": rows, "shown": shown}, separators=(",", ":"))
     payload = payload.replace("</", "<\\/")
     element = f"tgt-{secrets.token_hex(4)}"
     js = resources.files(__package__).joinpath("replay.js").read_text(encoding="utf-8")
@@ -167,10 +192,8 @@ def write_training_html(
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"write_training_html: {str(path)!r} is a folder; name a file")
-    grids = {}
-    if data is not None and two_d(data):
-        grids = _grids(model, data, states, list(history.epoch), resolution, max_frames)
-    text = _page(history, data, grids)
+    frames = _frames(model, data, states, list(history.epoch), resolution, max_frames)
+    text = _page(history, data, frames)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         tmp.write_text(text, encoding="utf-8")

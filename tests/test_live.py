@@ -46,7 +46,7 @@ def test_the_live_view_replaces_one_picture_in_place_and_ends_on_the_last_epoch(
     handle = Handle()
     data = moons(40, noise=0.1, seed=1)
     view = LiveView(data, display=handle.show)
-    _, _, history = _train(8, [view], data)
+    model, _, history = _train(8, [view], data)
     assert len(handle.shown) == 1  # one display, then updates of it
     assert len(handle.updates) == view.redraws >= 2  # at least the first epoch and the last
     last = handle.updates[-1]
@@ -55,7 +55,12 @@ def test_the_live_view_replaces_one_picture_in_place_and_ends_on_the_last_epoch(
     svg = last["image/svg+xml"]
     assert svg.startswith("<svg xmlns=") and "decision boundary (epoch 8)" in svg
     # One point per sample on the boundary, coloured by class.
-    assert svg.count("<circle") == len(data)
+    assert svg.count('r="2.6"') == len(data)
+    # The network: a line per weight (2*4 + 4*1), orange where the weight is positive.
+    weights = [w.data for layer in model.layers for n in layer.neurons for w in n.w]
+    lines = re.findall(r'<line [^>]*stroke="(#[0-9a-f]+)"[^>]*stroke-opacity', svg)
+    assert len(lines) == len(weights) == 12
+    assert lines.count("#dd8452") == sum(w > 0 for w in weights)
 
 
 def test_the_drawing_budget_holds_redraws_back():
