@@ -229,6 +229,7 @@ function tapegradStartPlayer(root, D) {
   fit();
   window.addEventListener("resize", fit);
 
+  root.querySelectorAll("[hidden]").forEach(function (el) { el.hidden = false; });
   goto(0);
   window.tapegradPlayer = api;
   return api;

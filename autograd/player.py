@@ -340,16 +340,18 @@ class Player:
         return (
             f"<style>{css}</style>\n"
             f'<div class="tgp" id="{element}" tabindex="0">\n'
-            f'<div class="tgp-controls">'
+            # Hidden until the script runs: where scripts are off (an untrusted notebook, a
+            # sanitised preview) only the picture of the last step shows, with no dead buttons.
+            f'<div class="tgp-controls" hidden>'
             f'<button data-act="reset" title="reset (Home)">&#x21BA; reset</button>'
             f'<button data-act="prev" title="previous (left arrow)">&#x25C0; prev</button>'
             f'<button data-act="play" title="play / pause (space)">&#x25B6; play</button>'
             f'<button data-act="next" title="next (right arrow)">next &#x25B6;</button>'
             f'<input type="range" min="0" max="{self.steps}" value="0" aria-label="step">'
             f'<span class="tgp-count"></span></div>\n'
-            f'<div class="tgp-step"></div>\n'
+            f'<div class="tgp-step" hidden></div>\n'
             f'<div class="tgp-graph">{self._svg()}</div>\n'
-            f'<pre class="tgp-info">Click a node for its formula, data and grad.</pre>\n'
+            f'<pre class="tgp-info" hidden>Click a node for its formula, data and grad.</pre>\n'
             f"</div>\n"
             f"<script>{js}\ntapegradStartPlayer(document.getElementById("
             f'"{element}"), {data});</script>'

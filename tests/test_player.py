@@ -160,6 +160,9 @@ def test_the_page_is_self_contained(readme_graph, tmp_path):
     assert {int(i): t for i, t in last.items()} == {
         i: format_number(v.grad) for i, v in enumerate(order)
     }
+    # Without scripts the page is the picture of the last step, with no controls showing.
+    assert 'class="tgp-controls" hidden' in html
+    assert "grad 138.8338" in html and "grad 645.5773" in html  # dg/da and dg/db
     out = player.save_html(tmp_path / "p.html")
     assert (tmp_path / "p.html").read_text(encoding="utf-8").startswith("<!doctype html>")
     assert out == str(tmp_path / "p.html")
