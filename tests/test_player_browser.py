@@ -140,3 +140,37 @@ def test_tapegrad_graph_html_writes_a_page_that_steps_to_the_engines_gradients(t
         screenshot(page, shots_folder(tmp_path) / "player_neuron.png")
         assert log["console_errors"] == []
         assert log["requests"] == [page_file.as_uri()]
+
+
+def test_the_buttons_and_the_slider_drive_the_player(tmp_path):
+    from autograd import Value
+
+    x = Value(3.0, label="x")
+    y = x * x + x
+    y.label = "y"
+    player = Player(y)
+    page_file = tmp_path / "p.html"
+    player.save_html(page_file)
+    with chromium_page() as (page, log):
+        page.goto(page_file.as_uri())
+        step = "window.tapegradPlayer.step"
+        page.click("button[data-act=next]")
+        page.click("button[data-act=next]")
+        assert page.evaluate(step) == 2
+        page.click("button[data-act=prev]")
+        assert page.evaluate(step) == 1
+        page.click("button[data-act=play]")
+        page.wait_for_function(f"{step} >= 3", timeout=5000)
+        page.click("button[data-act=play]")  # pause
+        paused = page.evaluate(step)
+        page.wait_for_timeout(1300)
+        assert page.evaluate(step) == paused
+        page.click("button[data-act=reset]")
+        assert page.evaluate(step) == 0
+        page.locator("input[type=range]").fill(str(player.steps))
+        assert page.evaluate(step) == player.steps
+        assert page.locator(".tgp-count").text_content() == f"step {player.steps} / {player.steps}"
+        # x is used three times: the last step shows its grad as the sum of the three terms.
+        sums = page.locator(".tgp-sum").all_text_contents()
+        assert any(s.startswith("grad = ") and s.endswith("= 7.0000") for s in sums), sums
+        assert log["console_errors"] == []
