@@ -24,7 +24,7 @@ import time
 
 from .callbacks import Callback
 
-__all__ = ["LiveView", "panels_svg"]
+__all__ = ["LiveView", "network_weights", "panels_svg"]
 
 PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3")
 REGION = ("#c9d6ea", "#f4d9c6", "#cde5d2", "#edcbcc", "#dcd6e9", "#e3d9d0", "#f2d9ea")
@@ -158,7 +158,7 @@ def boundary_svg(grid, data, x0: float, caption: str = "") -> list[str]:
     return parts
 
 
-def _weights(model) -> list | None:
+def network_weights(model) -> list | None:
     """[[(w list, b) per neuron] per layer] for a network of Layers of Neurons, else None."""
     layers = getattr(model, "layers", None)
     if not layers or not all(hasattr(layer, "neurons") for layer in layers):
@@ -353,7 +353,7 @@ class LiveView(Callback):
             f"epoch {epoch}: loss {_num(history.train_loss[-1])}, "
             f"accuracy {100 * history.train_acc[-1]:.1f}%"
         )
-        svg = panels_svg(history, grid, self.data, caption, weights=_weights(model))
+        svg = panels_svg(history, grid, self.data, caption, weights=network_weights(model))
         self.picture = _Picture(svg, text)
         if self._handle is not None:
             self._handle.update(self.picture)

@@ -28,10 +28,10 @@ from .live import (
     NET_W,
     PANEL_H,
     PANEL_W,
-    _weights,
     boundary_svg,
     curves_svg,
     network_svg,
+    network_weights,
     two_d,
 )
 
@@ -81,7 +81,7 @@ def _frames(model, data, states, epochs, resolution, max_frames) -> dict:
 
     def frame():
         grid = decision_grid(model, data, resolution=resolution) if two_d(data) else None
-        return grid, _weights(model)
+        return grid, network_weights(model)
 
     if not states:
         return {epochs[-1]: frame()}
