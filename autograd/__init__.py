@@ -32,6 +32,8 @@ _LAZY = {
     "backward_steps": "steps",
     "explain": "steps",
     "graph_stats": "steps",
+    "Player": "player",
+    "play": "player",
 }
 
 
@@ -47,6 +49,7 @@ __all__ = [
     "OPS",
     "AnomalyError",
     "GradcheckError",
+    "Player",
     "Value",
     "backward",
     "backward_steps",
@@ -71,6 +74,7 @@ __all__ = [
     "log",
     "no_grad",
     "numerical_grad",
+    "play",
     "relu",
     "render",
     "sigmoid",

@@ -1,11 +1,14 @@
 """``tapegrad graph``: draw the gradient graph of a one-line expression.
 
     tapegrad graph "tanh(x*w + b)" x=2 w=-3 b=6.88 -o graph.svg
+    tapegrad graph "tanh(x*w + b)" x=2 w=-3 b=6.88 --html graph.html
 
 The expression goes through the safe parser of ``autograd.expr`` (a
 whitelist; nothing is evaluated by Python), backward runs, the value and
 every input's gradient are printed, and the picture is written as svg, png or
-dot (by the extension of ``-o``).
+dot (by the extension of ``-o``).  ``--html`` writes the backprop player
+(``autograd.player``): one self-contained page that steps through the forward
+and the backward pass.
 """
 
 from __future__ import annotations
@@ -36,6 +39,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("expression", help='e.g. "tanh(x*w + b)"')
     parser.add_argument("bindings", nargs="*", metavar="NAME=VALUE", help="e.g. x=2 w=-3 b=6.88")
     parser.add_argument("-o", "--output", help="picture to write: .svg, .png or .dot")
+    parser.add_argument(
+        "--html",
+        metavar="FILE",
+        help="write the backprop player: a self-contained page that steps through the "
+        "forward and backward pass (opens from disk, no network)",
+    )
     parser.add_argument("--rankdir", default="LR", choices=["LR", "TB"], help="layout direction")
     parser.add_argument(
         "--edge-labels",
@@ -99,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
             )
         if Path(args.output).is_dir():
             return _fail(f"-o {args.output!r} is a folder; name a file in it", 1)
+    if args.html is not None and Path(args.html).is_dir():
+        return _fail(f"--html {args.html!r} is a folder; name a file in it", 1)
     # Expressions are short (the parser caps them), so draw every node.
     options = {
         "rankdir": args.rankdir,
@@ -120,14 +131,39 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.expression.strip()} = {out.data:.{digits}f}")
     for name, leaf in leaves.items():
         print(f"  d/d{name} = {leaf.grad:.{digits}f}")
-    if args.output is None:
-        print("(add -o graph.svg to draw the graph)")
+    if args.output is None and args.html is None:
+        print("(add -o graph.svg to draw the graph, or --html graph.html to step through it)")
         return 0
+    if args.output is not None:
+        try:
+            viz.render(out, args.output, format=fmt, **options)
+        except viz.RendererNotFound as err:
+            return _fail(str(err), 1)
+        except (viz.RenderError, OSError) as err:
+            return _fail(f"could not write {args.output}: {err}", 1)
+        print(f"wrote {args.output}")
+    if args.html is not None:
+        return _write_player(out, args)
+    return 0
+
+
+def _write_player(out, args: argparse.Namespace) -> int:
+    """The backprop player of ``out`` as one page at ``args.html``."""
+    from autograd import viz
+    from autograd.player import Player
+
     try:
-        viz.render(out, args.output, format=fmt, **options)
+        player = Player(
+            out,
+            rankdir=args.rankdir,
+            precision=args.precision,
+            max_nodes=None,
+            title=f"{args.expression.strip()}: backpropagation step by step",
+        )
+        player.save_html(args.html)
     except viz.RendererNotFound as err:
         return _fail(str(err), 1)
     except (viz.RenderError, OSError) as err:
-        return _fail(f"could not write {args.output}: {err}", 1)
-    print(f"wrote {args.output}")
+        return _fail(f"could not write {args.html}: {err}", 1)
+    print(f"wrote {args.html} (open it in a browser: {player.steps} steps)")
     return 0

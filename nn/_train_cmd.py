@@ -23,6 +23,7 @@ from .io import save
 from .layers import MLP
 from .objective import LOSSES, default_loss, evaluate
 from .optim import SGD, Adam, AdamW, CosineLR, LinearLR
+from .replay import Recorder, write_training_html
 from .train import fit
 
 DEFAULT_LR = {"sgd": 1.0, "adam": 0.01, "adamw": 0.01}
@@ -269,6 +270,7 @@ def _train(args) -> int:
     elif args.schedule == "cosine":
         schedule = CosineLR(optimizer, total_iters=args.epochs)
     callbacks = [EarlyStopping(patience=args.early_stopping)] if args.early_stopping else []
+    callbacks.append(recorder := Recorder())  # each epoch's weights, for training.html
     out = args.out or os.path.join("runs", data.name)
     try:
         os.makedirs(out, exist_ok=True)
@@ -308,6 +310,11 @@ def _train(args) -> int:
     save(model, model_path)
     history.save(history_path)
     written += [model_path, history_path]
+    written.append(
+        write_training_html(
+            history, model, data, os.path.join(out, "training.html"), recorder.states
+        )
+    )
 
     train_loss, train_acc = evaluate(model, train, loss, args.l2)
     result = f"train accuracy {100 * train_acc:.1f}%, loss {train_loss:.4f}"
