@@ -39,6 +39,8 @@ import itertools
 import keyword
 import linecache
 import math
+import numbers
+import operator
 import os
 import re
 import sys
@@ -873,9 +875,22 @@ def _names_lines(names: list[str], indent: str, rhs: str, width: int = 96) -> st
 _RETRACE = ": the function takes another path for these inputs, so trace it again for them"
 
 
+def _comment_text(label: str) -> str:
+    """A label as it may appear in a ``#`` comment of generated code: on one line, inert.
+
+    Labels are the only user text that reaches a tape's source, and only ever
+    inside comments.  A comment ends at a line break, so a label holding one
+    (``\n``, ``\r``, ``\x0c``, ``\u2028``, ... : anything not printable) is
+    shown as its repr, in which every such character is an escape sequence;
+    a printable label cannot leave its comment.
+    """
+    label = str(label)
+    return label if label.isprintable() else repr(label)
+
+
 def _label_comments(p: _Program, nodes: list[int], indent: str, width: int = 96) -> str:
     """Comment lines naming labelled leaves (``# v3 = w, v4 = b``); '' when none has a label."""
-    pairs = [f"v{i} = {p.labels[i]}" for i in nodes if p.labels[i]]
+    pairs = [f"v{i} = {_comment_text(p.labels[i])}" for i in nodes if p.labels[i]]
     rows, row = [], ""
     for pair in pairs:
         if row and len(indent) + len(row) + len(pair) + 4 > width:
@@ -977,7 +992,7 @@ def _emit(p: _Program, numpy: bool = False, summed: bool = False) -> tuple[str, 
         names = [p.name_of(j) for j in p.operands[i]]
         forward, _ = _templates(p.ops[i], len(names), p.args[i])
         note = p.ops[i] + ("" if p.backprop[i] else ", under no_grad")
-        note += f": {p.labels[i]}" if p.labels[i] else ""
+        note += f": {_comment_text(p.labels[i])}" if p.labels[i] else ""
         code.add(f"{indent}v{i} = {r.text(forward, names)}  # {note}", ("forward", i))
         emit_guards(i)
 
@@ -1319,9 +1334,10 @@ def _node_words(entry: tuple) -> str:
 
 
 def _check_number(tape: str, what: str, x) -> float:
+    """A real number as a float (numpy scalars and Fractions too, as ``Value``); never a bool."""
     if type(x) is float:
         return x
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
         raise TypeError(f"{tape}: {what} must be a number, got {type(x).__name__} {x!r}")
     return float(x)
 
@@ -1457,8 +1473,26 @@ class CompiledLoss:
         """The tapes built so far (one, or one per target value when targets are frozen)."""
         return list(self._tapes.values())
 
+    def _check_model(self) -> None:
+        """Refuse to replay when the model's parameters are no longer the recorded ones.
+
+        A tape holds the network it recorded.  If layers were added, removed or
+        replaced since, replaying it would train and score the old network
+        while the new one sits untouched, so the difference is an error.
+        """
+        now = self.model.parameters()
+        if len(now) == len(self.params) and all(map(operator.is_, now, self.params)):
+            return
+        raise TapeMismatch(
+            f"compile_loss: the model's parameters are not the ones recorded "
+            f"({len(self.params)} recorded, {len(now)} now): its layers or parameters changed "
+            "after compile_loss, and the tapes would replay the old network. "
+            "Call compile_loss again for the model as it is now"
+        )
+
     def __call__(self, x, y) -> float:
         """The loss of one sample; its gradients are added to the parameters' ``.grad``."""
+        self._check_model()
         tape = self._tape(y, x)
         value, grads = tape(x) if self.static else tape(x, y)
         for p, g in zip(self.params, grads):
@@ -1472,6 +1506,7 @@ class CompiledLoss:
         """
         if len(X) != len(Y):
             raise ValueError(f"sum_over: {len(X)} inputs but {len(Y)} targets")
+        self._check_model()
         values = [p.data for p in self.params]
         total, grads = 0.0, [0.0] * len(self.params)
         if self.static:

@@ -125,3 +125,89 @@ def test_parameters_keep_the_named_order_and_list_a_shared_parameter_once():
     model.label_parameters()
     assert model.layers[1].neurons[1].w[0].label == "layers.0.neurons.0.w.0"  # its first name
     assert math.isfinite(sum(p.data for p in model.parameters()))
+
+
+# Compiled tapes ------------------------------------------------------------------------------
+
+HOSTILE_LABELS = [
+    "w\n    print('INJECTED')",
+    "w\r    print('INJECTED')",
+    "w\u2028print('INJECTED')",
+    "w\u2029print('INJECTED')",
+    "w\x0c\nprint('INJECTED')",
+    "w\x85print('INJECTED')",
+    'w"""\nprint(\'INJECTED\')\n"""',
+    "w' + print('INJECTED') + '",
+    "w\\\nprint('INJECTED')",
+    "# w\n#",
+    "w\x00",
+    "{print('INJECTED')}",
+]
+
+
+@pytest.mark.parametrize("label", HOSTILE_LABELS)
+def test_hostile_labels_never_run_and_never_break_a_tape(label, capsys):
+    from autograd import Value
+    from autograd.compile import trace
+
+    w = Value(2.0, label=label)
+
+    def f(x):
+        y = x * w
+        y.label = label  # an op node's label reaches the code too, as a comment
+        return y.relu()
+
+    tape = trace(f, 3.0, params=[w])
+    assert tape(3.0) == (6.0, [3.0])
+    assert tape.sum_over([1.0, 2.0]) == (6.0, [3.0])
+    assert tape.batch([1.0, 2.0]) == (6.0, [3.0])
+    assert "INJECTED" not in capsys.readouterr().out
+    source = tape.source()
+    compile(source, "<check>", "exec")  # still valid Python
+    # Each label sits whole in a comment: the line after each one is code the tape made.
+    lines = source.splitlines()
+    assert len(lines) == len(source.split("\n")) - 1  # no stray line breaks (\u2028, \x0c...)
+    commented = [line for line in lines if label[:1] in line and "#" in line]
+    assert commented, source
+
+
+def test_batch_refuses_strings_bools_and_none_like_sum_over():
+    import numpy as np
+
+    from autograd.compile import trace
+
+    tape = trace(lambda x, y: x * y, 1.0, 2.0)
+    for bad, shown in [
+        (["3", 4.0], "got str '3'"),
+        ([True, 4.0], "got bool True"),
+        ([None, 4.0], "got NoneType None"),
+        (np.array([True, False]), "got bool np.True_"),
+        (np.array(["1", "2"]), "got str_"),
+    ]:
+        for replay in (tape.sum_over, tape.batch):
+            with pytest.raises(TypeError, match=rf"sample 0: input x must be a number, {shown}"):
+                replay(bad, [1.0, 1.0])
+    # numpy numbers are numbers, for both replays
+    assert tape.sum_over([np.float32(1.0), np.int64(2)], [1.0, 1.0]) == (3.0, [2.0, 3.0])
+    assert tape.batch(np.array([1, 2]), [1.0, 1.0]) == (3.0, [2.0, 3.0])
+
+
+def test_a_compiled_loss_refuses_to_replay_a_model_whose_layers_changed():
+    from autograd.compile import TapeMismatch, compile_loss
+    from nn import Layer
+    from nn import functional as F
+
+    model = MLP(2, [3, 1], seed=0)
+    loss = compile_loss(model, F.mse, [0.5, -0.5], 1.0)
+    X, Y = [[0.5, -0.5], [1.0, 2.0]], [1.0, 0.0]
+    loss.sum_over(X, Y)
+    model.layers.append(Layer(1, 1, seed=1))  # a layer added after compiling
+    with pytest.raises(TapeMismatch, match=r"13 recorded, 15 now.*compile_loss again"):
+        loss.sum_over(X, Y)
+    with pytest.raises(TapeMismatch, match="parameters are not the ones recorded"):
+        loss([0.5, -0.5], 1.0)
+    model.layers.pop()
+    loss.sum_over(X, Y)  # the recorded network again: replays
+    model.layers[1] = Layer(3, 1, seed=2)  # same size, other parameters
+    with pytest.raises(TapeMismatch, match=r"13 recorded, 13 now"):
+        loss.sum_over(X, Y)
