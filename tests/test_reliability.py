@@ -211,3 +211,264 @@ def test_a_compiled_loss_refuses_to_replay_a_model_whose_layers_changed():
     model.layers[1] = Layer(3, 1, seed=2)  # same size, other parameters
     with pytest.raises(TapeMismatch, match=r"13 recorded, 13 now"):
         loss.sum_over(X, Y)
+
+
+# Training that diverges ----------------------------------------------------------------------
+
+
+def moons_with_an_inf_feature(n=40, where=7):
+    from nn import moons
+
+    data = moons(n, seed=0)
+    X = [list(row) for row in data.X]
+    X[where][0] = math.inf
+    return X, data.y
+
+
+def test_fit_on_data_with_an_inf_feature_stops_diverged_and_names_the_point(tmp_path):
+    from nn import History, fit
+
+    model = MLP(2, [4, 1], seed=0)
+    before = model.state_dict()
+    with pytest.warns(RuntimeWarning, match=r"epoch 1: the loss is nan; training diverged"):
+        history = fit(model, moons_with_an_inf_feature(), epochs=5, verbose=False)
+    assert history.stop_reason == "diverged" and len(history) == 0
+    assert "point 7 is [inf, " in history.stop_message
+    assert model.state_dict() == before  # no NaN reached the weights
+    for name in ("h.json", "h.csv"):
+        history.save(tmp_path / name)
+    again = History.load(tmp_path / "h.json")
+    assert again.stop_reason == "diverged" and again.stop_message == history.stop_message
+
+
+def test_fit_with_a_huge_learning_rate_stops_diverged_with_finite_saveable_weights(
+    tmp_path, capsys
+):
+    from nn import SGD, History, fit, moons
+
+    model = MLP(2, [8, 8, 1], activation="leaky_relu", seed=0)
+    history = fit(model, moons(40, seed=0), optimizer=SGD(model.parameters(), lr=1e200), epochs=8)
+    out = capsys.readouterr().out
+    assert history.stop_reason == "diverged" and 1 <= len(history) < 8
+    assert "loss 0.0000" not in out  # the issue's silent NaN loss
+    assert history.stop_message in out
+    assert "overflow" in history.stop_message and "smaller learning rate (now 1e+200)" in out
+    assert all(math.isfinite(p.data) for p in model.parameters())
+    save(model, tmp_path / "model.json")  # the weights before the step that diverged
+    history.save(tmp_path / "history.json")
+    assert History.load(tmp_path / "history.json").train_loss == history.train_loss
+
+
+def test_a_non_finite_gradient_stops_training_and_names_the_parameter():
+    from nn import SGD, fit, moons
+
+    class NanGradient(SGD):
+        calls = 0
+
+        def step(self):
+            NanGradient.calls += 1
+            if NanGradient.calls == 3:  # the third step meets a NaN gradient
+                self.params[4].grad = math.nan
+            super().step()
+
+    model = MLP(2, [3, 1], seed=0)
+    with pytest.warns(RuntimeWarning):
+        history = fit(model, moons(20, seed=0), optimizer=NanGradient(model.parameters(), lr=0.1),
+                      epochs=10, verbose=False)  # fmt: skip
+    assert history.stop_reason == "diverged" and len(history) == 2
+    name = [n for n, _ in model.named_parameters()][4]
+    assert f"epoch 3: the gradient of {name} is nan" in history.stop_message
+    assert all(math.isfinite(p.data) for p in model.parameters())
+
+
+def test_a_step_that_makes_a_weight_infinite_is_undone_and_named():
+    from nn import SGD, fit, moons
+
+    class Blowup(SGD):
+        def step(self):
+            super().step()
+            self.params[-1].data = math.inf
+
+    model = MLP(2, [3, 1], seed=0)
+    before = model.state_dict()
+    with pytest.warns(RuntimeWarning, match=r"the step made layers\.1\.neurons\.0\.b inf"):
+        history = fit(model, moons(20, seed=0), optimizer=Blowup(model.parameters(), lr=0.1),
+                      epochs=3, verbose=False)  # fmt: skip
+    assert history.stop_reason == "diverged"
+    assert model.state_dict() == before
+
+
+def test_a_validation_set_with_an_inf_feature_stops_and_says_so():
+    from nn import fit, moons
+
+    with pytest.warns(RuntimeWarning, match=r"validation loss is nan.*validation data"):
+        history = fit(MLP(2, [3, 1], seed=0), moons(20), val=moons_with_an_inf_feature(),
+                      epochs=3, verbose=False)  # fmt: skip
+    assert history.stop_reason == "diverged" and len(history) == 0
+
+
+def test_evaluate_of_a_model_with_nan_weights_reports_nan_not_a_fine_accuracy():
+    from nn import evaluate, moons
+
+    model = MLP(2, [4, 1], seed=0)
+    for p in model.parameters():
+        p.data = math.nan
+    for loss in ("hinge", "mse", "bce"):
+        value, acc = evaluate(model, moons(20), loss)
+        assert math.isnan(value) and math.isnan(acc)
+    model3 = MLP(2, [4, 3], seed=0)
+    model3.layers[1].neurons[2].b.data = math.nan
+    value, acc = evaluate(model3, ([[0.1, 0.2], [0.3, 0.4]], [0, 2]), "cross_entropy")
+    assert math.isnan(value) and math.isnan(acc)
+
+
+def test_detect_anomaly_flags_the_nan_a_forward_pass_makes_during_fit():
+    from autograd import AnomalyError, detect_anomaly
+    from nn import fit
+
+    with detect_anomaly(), pytest.raises(AnomalyError, match=r"anomaly in forward: .* gave inf"):
+        fit(MLP(2, [4, 1], seed=0), moons_with_an_inf_feature(), epochs=2, verbose=False)
+    with detect_anomaly(), pytest.raises(AnomalyError, match=r"relu\(nan\) gave nan"):
+        from autograd import Value
+
+        Value(math.nan).relu()
+
+
+def test_history_with_non_finite_numbers_round_trips_through_json_and_csv(tmp_path):
+    from nn import History
+
+    h = History(
+        epoch=[1, 2, 3],
+        train_loss=[0.5, math.inf, math.nan],
+        train_acc=[0.5, math.nan, 0.25],
+        val_loss=[1.0, -math.inf, None],
+        val_acc=[None, None, None],
+        lr=[0.1, 0.1, 0.1],
+        time=[0.1, 0.2, 0.3],
+        stop_reason="diverged",
+        stop_message="epoch 4: the loss is nan",
+    )
+    h.save(tmp_path / "h.json")
+    doc = json.loads((tmp_path / "h.json").read_text())  # strict JSON: no NaN tokens
+    assert doc["train_loss"] == [0.5, None, None]
+    assert doc["non_finite"]["train_loss"] == {"1": "inf", "2": "nan"}
+    h.save(tmp_path / "h.csv")
+    for name, flags in (("h.json", True), ("h.csv", False)):
+        again = History.load(tmp_path / name)
+        for column in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "time"):
+            mine, theirs = getattr(h, column), getattr(again, column)
+            assert [repr(x) for x in mine] == [repr(x) for x in theirs], (name, column)
+        assert (again.stop_message == h.stop_message) is flags
+
+
+# Labels and the MSE threshold ----------------------------------------------------------------
+
+
+class AlwaysClassZero:
+    """A model of one parameter whose output is always -10: class 0 for any threshold in use."""
+
+    def __new__(cls):
+        from autograd import Value
+        from nn import Module
+
+        class Model(Module):
+            def __init__(self):
+                self.b = Value(0.0)
+
+            def forward(self, x):
+                return self.b * 0.0 - 10.0
+
+        return Model()
+
+
+def test_mse_accuracy_of_a_one_class_split_uses_the_training_threshold():
+    from nn import evaluate, fit, moons
+
+    data = moons(40, seed=0)
+    ones = data.subset([i for i, y in enumerate(data.y) if y == 1])
+    model = AlwaysClassZero()
+    assert evaluate(model, ones, "mse")[1] == 0.0  # always wrong is 0%, not 100%
+    history = fit(model, data, "mse", val=ones, epochs=2, verbose=False)
+    assert history.val_acc == [0.0, 0.0] and history.train_acc == [0.5, 0.5]
+    signed = data.signed()
+    plus = signed.subset([i for i, y in enumerate(signed.y) if y == 1])
+    history = fit(model, signed, "mse", val=plus, epochs=1, verbose=False)
+    assert history.val_acc == [0.0]
+    # the class-0 points of a model that learned them are scored right at 0.5
+    zeros = data.subset([i for i, y in enumerate(data.y) if y == 0])
+    assert evaluate(model, zeros, "mse")[1] == 1.0
+
+
+def test_fit_takes_numpy_labels_as_the_numbers_they_are():
+    import numpy as np
+
+    from nn import fit, moons
+
+    data = moons(20, seed=0)
+    for loss, cast, nout in [
+        ("hinge", np.int64, 1),
+        ("mse", np.float32, 1),
+        ("bce", np.int32, 1),
+        ("cross_entropy", np.int64, 2),
+    ]:
+        plain = fit(MLP(2, [3, nout], seed=0), data, loss, epochs=2, batch_size=5, verbose=False)
+        numpy = fit(
+            MLP(2, [3, nout], seed=0),
+            (np.array(data.X), [cast(y) for y in data.y]),
+            loss,
+            epochs=2,
+            batch_size=5,
+            verbose=False,
+        )
+        assert numpy.train_loss == plain.train_loss and numpy.train_acc == plain.train_acc
+
+
+@pytest.mark.parametrize(
+    ("label", "loss", "message"),
+    [
+        ("1", "hinge", r"label 13 of the training data is str '1'; labels must be numbers"),
+        (None, "mse", r"label 13 of the training data is NoneType None"),
+        (True, "mse", r"label 13 of the training data is bool True"),
+        (math.nan, "mse", r"label 13 of the training data is nan; labels must be finite"),
+        (2, "cross_entropy", r"class indices 0\.\.1 \(the model has 2 outputs\); label 13 .* 2"),
+        (1.0, "cross_entropy", r"label 13 of the training data is 1\.0"),
+    ],
+)
+def test_bad_labels_are_refused_before_the_first_step_changes_the_model(label, loss, message):
+    from nn import fit, moons
+
+    data = moons(20, seed=0)
+    y = list(data.y)
+    y[13] = label  # in the last mini-batch but one: the first batches would have stepped
+    model = MLP(2, [3, 2 if loss == "cross_entropy" else 1], seed=0)
+    before = model.state_dict()
+    with pytest.raises((TypeError, ValueError), match=message):
+        fit(model, (data.X, y), loss, epochs=2, batch_size=4, shuffle=False, verbose=False)
+    assert model.state_dict() == before
+
+
+def test_bad_validation_labels_are_refused_too():
+    from nn import fit, moons
+
+    data = moons(20, seed=0)
+    with pytest.raises(TypeError, match=r"label 0 of the validation data is str 'a'"):
+        fit(MLP(2, [3, 1]), data, val=(data.X[:2], ["a", 1]), epochs=1, verbose=False)
+    with pytest.raises(ValueError, match=r"label 1 of the validation data is 5"):
+        fit(MLP(2, [3, 2]), data, "cross_entropy", val=(data.X[:2], [0, 5]), verbose=False)
+
+
+# sin and cos of infinity ---------------------------------------------------------------------
+
+
+def test_sin_and_cos_of_inf_are_nan_everywhere_and_anomaly_mode_names_op_and_value():
+    from autograd import AnomalyError, Value, detect_anomaly
+    from autograd.compile import trace
+
+    for op in ("sin", "cos"):
+        assert math.isnan(getattr(Value(math.inf), op)().data)
+        tape = trace(lambda x, op=op: getattr(x, op)(), 1.0)
+        assert all(math.isnan(v) for v in (tape(math.inf)[0], *tape(-math.inf)[1]))
+        value, grads = tape.batch([math.inf, 0.0])
+        assert math.isnan(value) and math.isnan(grads[0])
+        with detect_anomaly(), pytest.raises(AnomalyError, match=rf"{op}\(inf\) gave nan"):
+            getattr(Value(math.inf), op)()
