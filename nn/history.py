@@ -25,6 +25,13 @@ COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "tim
 FLAGS = ("interrupted", "stop_reason", "restored_epoch", "stop_message", "compiled")
 
 
+_NOTHING = object()
+
+
+def _number_or_none(v) -> bool:
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
 def _finite_or_none(x):
     return x if x is None or math.isfinite(x) else None
 
@@ -122,13 +129,13 @@ class History:
         defaults.
         """
         name = str(path)
+        if not name.endswith((".json", ".csv")):
+            raise ValueError(f"History.load: {name!r} must end in .json or .csv")
         with open(path, encoding="utf-8", newline="") as f:
             text = f.read()
         if name.endswith(".json"):
             return cls._from_json(name, text)
-        if name.endswith(".csv"):
-            return cls._from_csv(name, text)
-        raise ValueError(f"History.load: {name!r} must end in .json or .csv")
+        return cls._from_csv(name, text)
 
     @classmethod
     def _from_json(cls, name: str, text: str) -> History:
@@ -142,6 +149,10 @@ class History:
         lengths = {len(doc[c]) for c in COLUMNS}
         if len(lengths) != 1:
             raise ValueError(f"History.load: {name} has columns of different lengths")
+        for c in COLUMNS:
+            bad = next((v for v in doc[c] if not _number_or_none(v)), _NOTHING)
+            if bad is not _NOTHING:
+                raise ValueError(f"History.load: {name}: {c} holds {bad!r}, not a number")
         for column, entries in (doc.get("non_finite") or {}).items():
             if column not in COLUMNS or not isinstance(entries, dict):
                 raise ValueError(f"History.load: {name}: bad non_finite entry {column!r}")
@@ -161,10 +172,13 @@ class History:
         if not rows or tuple(rows[0]) != COLUMNS:
             raise ValueError(f"History.load: {name} does not start with {','.join(COLUMNS)}")
         history = cls()
-        for row in rows[1:]:
-            for column, cell in zip(COLUMNS, row, strict=True):
-                value = None if cell == "" else int(cell) if column == "epoch" else float(cell)
-                getattr(history, column).append(value)
+        for line, row in enumerate(rows[1:], start=2):
+            try:
+                for column, cell in zip(COLUMNS, row, strict=True):
+                    value = None if cell == "" else int(cell) if column == "epoch" else float(cell)
+                    getattr(history, column).append(value)
+            except ValueError as err:
+                raise ValueError(f"History.load: {name} line {line}: {err}") from None
         return history
 
     def best_epoch(self, monitor: str = "val_loss", mode: str = "auto") -> int:

@@ -472,3 +472,21 @@ def test_sin_and_cos_of_inf_are_nan_everywhere_and_anomaly_mode_names_op_and_val
         assert math.isnan(value) and math.isnan(grads[0])
         with detect_anomaly(), pytest.raises(AnomalyError, match=rf"{op}\(inf\) gave nan"):
             getattr(Value(math.inf), op)()
+
+
+def test_history_load_refuses_files_it_did_not_write(tmp_path):
+    from nn import History
+
+    bad_json = tmp_path / "h.json"
+    bad_json.write_text(json.dumps({c: ["x"] for c in ("epoch", "train_loss", "train_acc",
+                                    "val_loss", "val_acc", "lr", "time")}))  # fmt: skip
+    with pytest.raises(ValueError, match=r"epoch holds 'x', not a number"):
+        History.load(bad_json)
+    bad_csv = tmp_path / "h.csv"
+    bad_csv.write_text(
+        "epoch,train_loss,train_acc,val_loss,val_acc,lr,time\n1,0.5,oops,,,0.1,0.2\n"
+    )
+    with pytest.raises(ValueError, match=r"h\.csv line 2: could not convert"):
+        History.load(bad_csv)
+    with pytest.raises(ValueError, match=r"must end in \.json or \.csv"):
+        History.load(tmp_path / "h.txt")
