@@ -29,7 +29,13 @@ A tape is valid only for the path ``f`` took while it was recorded:
 A replay that would take another path raises ``TapeMismatch``: a tape never
 returns gradients for a graph it did not record.  Domain errors (log of a
 negative number, division by zero) raise the same error as the eager engine.
-Randomness inside ``f`` (dropout masks) is frozen at trace time.
+Randomness inside ``f`` (dropout masks) is frozen at trace time.  Inside
+``detect_anomaly()``, a replay whose value or gradients are not finite runs
+``f`` again eagerly on those inputs, so the op that made the NaN or inf raises
+``AnomalyError`` naming itself and its line, as without a tape.
+
+Labels are user text and never become code: they appear only in comments,
+as their ``repr`` when they hold a line break or another unprintable character.
 """
 
 from __future__ import annotations
@@ -1177,11 +1183,14 @@ class Tape:
             self._verify(args)
         extra = self._extra(params)
         try:
-            return self._one.function(*args, *extra)
+            result = self._one.function(*args, *extra)
         except TapeMismatch:
             raise
         except (ArithmeticError, ValueError, TypeError) as err:
             raise self._explain(err, self._one) from None
+        if _anomaly_mode() and not _all_finite(result):
+            self._find_anomaly(args, params)
+        return result
 
     def sum_over(self, *columns, params=None):
         """Replay once per sample and sum: ``(sum of values, summed grads)``.
@@ -1196,11 +1205,33 @@ class Tape:
         extra = self._extra(params)
         flavour = self._sum_flavour()
         try:
-            return flavour.function(columns, *extra)
+            result = flavour.function(columns, *extra)
         except TapeMismatch:
             raise
         except (ArithmeticError, ValueError, TypeError) as err:
             raise self._explain(err, flavour) from None
+        if _anomaly_mode() and not _all_finite(result):
+            for i, sample in enumerate(zip(*columns)):
+                if not _all_finite(self._one.function(*sample, *extra)):
+                    self._find_anomaly(list(sample), params, f"sample {i}: ")
+        return result
+
+    def _find_anomaly(self, args, params, where: str = "") -> None:
+        """Anomaly mode: replay ``f`` eagerly on these inputs, so the op that made a NaN or an
+        inf raises ``AnomalyError`` naming itself and its line, as it would without a tape."""
+        from .anomaly import AnomalyError
+
+        p = self._program
+        if params is None:  # the Values f closes over hold the numbers the tape read
+            inputs = [[Value(x) for x in a] if isinstance(a, list) else Value(a) for a in args]
+            out = self._fn(*inputs)
+            out.backward()
+        raise AnomalyError(
+            f"anomaly in {p.who}: {where}its replay gave a value or gradient that is NaN or "
+            "inf; call the traced function itself inside detect_anomaly() to find the op",
+            phase="replay",
+            op=p.name,
+        )
 
     def batch(self, *columns, params=None):
         """Like ``sum_over``, computed with numpy over all samples at once (needs numpy)."""
@@ -1308,6 +1339,16 @@ class Tape:
             f"{prefix}backward of {p.ops[i]}({', '.join(shown)}): "
             f"the derivative is not finite here ({err})"
         )
+
+
+def _anomaly_mode() -> bool:
+    """True inside ``detect_anomaly()`` (its watcher is the one that also checks backward)."""
+    return hasattr(engine.creation_watcher(), "check_backward")
+
+
+def _all_finite(result) -> bool:
+    value, grads = result
+    return math.isfinite(value) and all(math.isfinite(g) for g in grads)
 
 
 def _first_difference(a: _Program, b: _Program) -> str:

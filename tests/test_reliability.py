@@ -490,3 +490,23 @@ def test_history_load_refuses_files_it_did_not_write(tmp_path):
         History.load(bad_csv)
     with pytest.raises(ValueError, match=r"must end in \.json or \.csv"):
         History.load(tmp_path / "h.txt")
+
+
+def test_detect_anomaly_also_flags_a_nan_in_a_compiled_replay():
+    from autograd import AnomalyError, Value, detect_anomaly
+    from autograd.compile import trace
+    from nn import fit
+
+    w = Value(2.0, label="w")
+    tape = trace(lambda x: (x * w).relu(), 1.0, params=[w])
+    assert math.isnan(tape(math.nan)[0])  # outside anomaly mode: IEEE, as eager
+    with detect_anomaly():
+        assert tape(3.0) == (6.0, [3.0])
+        for replay in (lambda: tape(math.nan), lambda: tape.sum_over([1.0, math.inf])):
+            with pytest.raises(AnomalyError, match=r"mul\((nan|inf), 2\.0\) gave"):
+                replay()
+        with pytest.raises(AnomalyError, match="anomaly in tape: its replay gave"):
+            tape(math.nan, params=[2.0])
+    with detect_anomaly(), pytest.raises(AnomalyError, match=r"anomaly in forward: linear\("):
+        fit(MLP(2, [4, 1], seed=0), moons_with_an_inf_feature(), epochs=2, verbose=False,
+            compile=True)  # fmt: skip
