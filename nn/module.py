@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import numbers
 from collections.abc import Iterator
 from typing import NamedTuple
 
@@ -30,7 +31,8 @@ class StateDictError(ValueError):
 
 
 def _is_number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
+    """A real number as ``Value`` takes it (int, float, numpy scalar, Fraction), never a bool."""
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
 class Module:
@@ -206,7 +208,7 @@ class Module:
                 continue
             if not _is_number(value):
                 raise TypeError(
-                    f"load_state_dict: {name!r} must be an int or a float, "
+                    f"load_state_dict: {name!r} must be a real number, "
                     f"got {type(value).__name__} {value!r}"
                 )
             try:

@@ -510,3 +510,15 @@ def test_detect_anomaly_also_flags_a_nan_in_a_compiled_replay():
     with detect_anomaly(), pytest.raises(AnomalyError, match=r"anomaly in forward: linear\("):
         fit(MLP(2, [4, 1], seed=0), moons_with_an_inf_feature(), epochs=2, verbose=False,
             compile=True)  # fmt: skip
+
+
+def test_load_state_dict_takes_numpy_numbers_and_refuses_numpy_bools():
+    import numpy as np
+
+    model = MLP(2, [1], seed=0)
+    state = {name: np.float32(0.5) for name in model.state_dict()}
+    model.load_state_dict(state)
+    assert all(type(v) is float and v == 0.5 for v in model.state_dict().values())
+    state["layers.0.neurons.0.b"] = np.bool_(True)
+    with pytest.raises(TypeError, match=r"'layers\.0\.neurons\.0\.b' must be a real number"):
+        model.load_state_dict(state)
