@@ -83,6 +83,11 @@ def _first_non_finite(values) -> int | None:
     return next((k for k, v in enumerate(values) if not math.isfinite(v)), None)
 
 
+def _overflow_words(message: str) -> str:
+    """'linear: result overflows a float: linear(<33 operands>)' -> the op and what, not all."""
+    return ": ".join(message.split(": ")[:2])
+
+
 def _param_name(model, k: int) -> str:
     if hasattr(model, "named_parameters"):
         for j, (name, _) in enumerate(model.named_parameters()):
@@ -96,7 +101,7 @@ def _divergence(trainer, objective: float, params) -> str | None:
     if not math.isfinite(objective):
         overflow = getattr(getattr(trainer, "eager", trainer), "overflow", None)
         if overflow is not None and objective == math.inf:
-            return f"the loss overflowed ({overflow})"
+            return f"the loss overflowed ({_overflow_words(overflow)})"
         return f"the loss is {objective}"
     k = _first_non_finite([p.grad for p in params])
     if k is not None:
@@ -273,7 +278,7 @@ def fit(
                 try:
                     val_loss, val_acc = trainer.evaluate(val_set)
                 except OverflowError as err:
-                    problem = f"the validation loss overflowed ({err})"
+                    problem = f"the validation loss overflowed ({_overflow_words(str(err))})"
                 else:
                     if not math.isfinite(val_loss):
                         problem = f"the validation loss is {val_loss}"
