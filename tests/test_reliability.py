@@ -522,3 +522,14 @@ def test_load_state_dict_takes_numpy_numbers_and_refuses_numpy_bools():
     state["layers.0.neurons.0.b"] = np.bool_(True)
     with pytest.raises(TypeError, match=r"'layers\.0\.neurons\.0\.b' must be a real number"):
         model.load_state_dict(state)
+
+
+def test_an_overflow_while_validating_stops_diverged_instead_of_escaping_fit():
+    from nn import fit, moons
+
+    model = MLP(2, [1], seed=0)
+    for p in model.parameters():
+        p.data = 10.0
+    with pytest.warns(RuntimeWarning, match=r"validation loss overflowed \(linear: result"):
+        history = fit(model, moons(20), val=([[1e308, 0.0]], [1]), epochs=3, verbose=False)
+    assert history.stop_reason == "diverged" and len(history) == 0
