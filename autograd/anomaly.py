@@ -14,6 +14,9 @@ long gone.  Inside ``with detect_anomaly():``
   The pass has completed by then, so the ``.grad`` fields show where the
   NaN/inf went.  With ``create_graph=True`` the gradients are ordinary nodes,
   so the forward check covers them as they are built.
+- compiled tapes (``autograd.compile``) build no nodes; a replay that gives a
+  NaN or inf runs the traced function again eagerly, so the same error names
+  the op and line.
 
 Outside the block nothing is recorded and nothing is checked: an op pays only
 the ``watcher is not None`` test it always makes, and ``backward()`` one

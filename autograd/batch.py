@@ -114,6 +114,11 @@ def _arrays(tape: Tape, columns) -> tuple[list, int]:
             f"{p.who}: batch takes one column per input ({', '.join(p.arg_names)}), "
             f"got {len(columns)}"
         )
+    if not all(isinstance(c, np.ndarray) and c.dtype.kind in "fiu" for c in columns):
+        # numpy would read True as 1.0, None as nan and '3' as 3.0: every sample is
+        # checked as sum_over checks it (a quick pass for lists of floats), with the
+        # same message naming the sample and the value.
+        columns = tape._check_columns(columns)
     arrays, lengths = [], set()
     for k, (column, shape) in enumerate(zip(columns, p.shapes)):
         try:

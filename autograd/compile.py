@@ -29,7 +29,13 @@ A tape is valid only for the path ``f`` took while it was recorded:
 A replay that would take another path raises ``TapeMismatch``: a tape never
 returns gradients for a graph it did not record.  Domain errors (log of a
 negative number, division by zero) raise the same error as the eager engine.
-Randomness inside ``f`` (dropout masks) is frozen at trace time.
+Randomness inside ``f`` (dropout masks) is frozen at trace time.  Inside
+``detect_anomaly()``, a replay whose value or gradients are not finite runs
+``f`` again eagerly on those inputs, so the op that made the NaN or inf raises
+``AnomalyError`` naming itself and its line, as without a tape.
+
+Labels are user text and never become code: they appear only in comments,
+as their ``repr`` when they hold a line break or another unprintable character.
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ import itertools
 import keyword
 import linecache
 import math
+import numbers
+import operator
 import os
 import re
 import sys
@@ -873,9 +881,22 @@ def _names_lines(names: list[str], indent: str, rhs: str, width: int = 96) -> st
 _RETRACE = ": the function takes another path for these inputs, so trace it again for them"
 
 
+def _comment_text(label: str) -> str:
+    """A label as it may appear in a ``#`` comment of generated code: on one line, inert.
+
+    Labels are the only user text that reaches a tape's source, and only ever
+    inside comments.  A comment ends at a line break, so a label holding one
+    (``\n``, ``\r``, ``\x0c``, ``\u2028``, ... : anything not printable) is
+    shown as its repr, in which every such character is an escape sequence;
+    a printable label cannot leave its comment.
+    """
+    label = str(label)
+    return label if label.isprintable() else repr(label)
+
+
 def _label_comments(p: _Program, nodes: list[int], indent: str, width: int = 96) -> str:
     """Comment lines naming labelled leaves (``# v3 = w, v4 = b``); '' when none has a label."""
-    pairs = [f"v{i} = {p.labels[i]}" for i in nodes if p.labels[i]]
+    pairs = [f"v{i} = {_comment_text(p.labels[i])}" for i in nodes if p.labels[i]]
     rows, row = [], ""
     for pair in pairs:
         if row and len(indent) + len(row) + len(pair) + 4 > width:
@@ -977,7 +998,7 @@ def _emit(p: _Program, numpy: bool = False, summed: bool = False) -> tuple[str, 
         names = [p.name_of(j) for j in p.operands[i]]
         forward, _ = _templates(p.ops[i], len(names), p.args[i])
         note = p.ops[i] + ("" if p.backprop[i] else ", under no_grad")
-        note += f": {p.labels[i]}" if p.labels[i] else ""
+        note += f": {_comment_text(p.labels[i])}" if p.labels[i] else ""
         code.add(f"{indent}v{i} = {r.text(forward, names)}  # {note}", ("forward", i))
         emit_guards(i)
 
@@ -1162,11 +1183,14 @@ class Tape:
             self._verify(args)
         extra = self._extra(params)
         try:
-            return self._one.function(*args, *extra)
+            result = self._one.function(*args, *extra)
         except TapeMismatch:
             raise
         except (ArithmeticError, ValueError, TypeError) as err:
             raise self._explain(err, self._one) from None
+        if _anomaly_mode() and not _all_finite(result):
+            self._find_anomaly(args, params)
+        return result
 
     def sum_over(self, *columns, params=None):
         """Replay once per sample and sum: ``(sum of values, summed grads)``.
@@ -1181,11 +1205,33 @@ class Tape:
         extra = self._extra(params)
         flavour = self._sum_flavour()
         try:
-            return flavour.function(columns, *extra)
+            result = flavour.function(columns, *extra)
         except TapeMismatch:
             raise
         except (ArithmeticError, ValueError, TypeError) as err:
             raise self._explain(err, flavour) from None
+        if _anomaly_mode() and not _all_finite(result):
+            for i, sample in enumerate(zip(*columns)):
+                if not _all_finite(self._one.function(*sample, *extra)):
+                    self._find_anomaly(list(sample), params, f"sample {i}: ")
+        return result
+
+    def _find_anomaly(self, args, params, where: str = "") -> None:
+        """Anomaly mode: replay ``f`` eagerly on these inputs, so the op that made a NaN or an
+        inf raises ``AnomalyError`` naming itself and its line, as it would without a tape."""
+        from .anomaly import AnomalyError
+
+        p = self._program
+        if params is None:  # the Values f closes over hold the numbers the tape read
+            inputs = [[Value(x) for x in a] if isinstance(a, list) else Value(a) for a in args]
+            out = self._fn(*inputs)
+            out.backward()
+        raise AnomalyError(
+            f"anomaly in {p.who}: {where}its replay gave a value or gradient that is NaN or "
+            "inf; call the traced function itself inside detect_anomaly() to find the op",
+            phase="replay",
+            op=p.name,
+        )
 
     def batch(self, *columns, params=None):
         """Like ``sum_over``, computed with numpy over all samples at once (needs numpy)."""
@@ -1295,6 +1341,16 @@ class Tape:
         )
 
 
+def _anomaly_mode() -> bool:
+    """True inside ``detect_anomaly()`` (its watcher is the one that also checks backward)."""
+    return hasattr(engine.creation_watcher(), "check_backward")
+
+
+def _all_finite(result) -> bool:
+    value, grads = result
+    return math.isfinite(value) and all(math.isfinite(g) for g in grads)
+
+
 def _first_difference(a: _Program, b: _Program) -> str:
     if a.shapes != b.shapes:
         return f"input shapes {a.shapes} vs {b.shapes}"
@@ -1319,9 +1375,10 @@ def _node_words(entry: tuple) -> str:
 
 
 def _check_number(tape: str, what: str, x) -> float:
+    """A real number as a float (numpy scalars and Fractions too, as ``Value``); never a bool."""
     if type(x) is float:
         return x
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
         raise TypeError(f"{tape}: {what} must be a number, got {type(x).__name__} {x!r}")
     return float(x)
 
@@ -1457,8 +1514,26 @@ class CompiledLoss:
         """The tapes built so far (one, or one per target value when targets are frozen)."""
         return list(self._tapes.values())
 
+    def _check_model(self) -> None:
+        """Refuse to replay when the model's parameters are no longer the recorded ones.
+
+        A tape holds the network it recorded.  If layers were added, removed or
+        replaced since, replaying it would train and score the old network
+        while the new one sits untouched, so the difference is an error.
+        """
+        now = self.model.parameters()
+        if len(now) == len(self.params) and all(map(operator.is_, now, self.params)):
+            return
+        raise TapeMismatch(
+            f"compile_loss: the model's parameters are not the ones recorded "
+            f"({len(self.params)} recorded, {len(now)} now): its layers or parameters changed "
+            "after compile_loss, and the tapes would replay the old network. "
+            "Call compile_loss again for the model as it is now"
+        )
+
     def __call__(self, x, y) -> float:
         """The loss of one sample; its gradients are added to the parameters' ``.grad``."""
+        self._check_model()
         tape = self._tape(y, x)
         value, grads = tape(x) if self.static else tape(x, y)
         for p, g in zip(self.params, grads):
@@ -1472,6 +1547,7 @@ class CompiledLoss:
         """
         if len(X) != len(Y):
             raise ValueError(f"sum_over: {len(X)} inputs but {len(Y)} targets")
+        self._check_model()
         values = [p.data for p in self.params]
         total, grads = 0.0, [0.0] * len(self.params)
         if self.static:

@@ -160,7 +160,9 @@ class Compiled:
         except self._replay_errors as err:
             self._fall_back(err)
             return self.eager.evaluate(data)
-        return score(outputs, data, self.eager.loss, self.params, self.eager.l2)
+        return score(
+            outputs, data, self.eager.loss, self.params, self.eager.l2, self.eager.threshold
+        )
 
 
 def _outputs_tape(model, example_x):

@@ -1,4 +1,12 @@
-"""``History``: what ``fit`` records each epoch, and its JSON and CSV files."""
+"""``History``: what ``fit`` records each epoch, and its JSON and CSV files.
+
+JSON has no NaN or infinity, so a non-finite number is written as ``null`` in
+its column (any JSON reader, any plot, takes that as a gap) and listed in a
+``"non_finite"`` table by column and epoch index (``{"val_loss": {"3": "nan"}}``),
+from which ``History.load`` gives back the exact number.  CSV writes ``nan``,
+``inf`` and ``-inf`` as they are (Python's ``float`` and pandas read them) and
+an empty cell for None (no validation data).
+"""
 
 from __future__ import annotations
 
@@ -14,8 +22,29 @@ METRICS = ("train_loss", "train_acc", "val_loss", "val_acc")
 COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "time")
 
 
+FLAGS = ("interrupted", "stop_reason", "restored_epoch", "stop_message", "compiled")
+
+
+_NOTHING = object()
+
+
+def _number_or_none(v) -> bool:
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
 def _finite_or_none(x):
     return x if x is None or math.isfinite(x) else None
+
+
+def _non_finite_text(x) -> str:
+    return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+
+
+def _cell(x) -> str:
+    """A CSV cell: '' for None, nan/inf/-inf spelled out, repr otherwise."""
+    if x is None:
+        return ""
+    return repr(x) if math.isfinite(x) else _non_finite_text(x)
 
 
 @dataclass
@@ -26,7 +55,9 @@ class History:
     ``time`` is the seconds since ``fit`` started, at the end of each epoch;
     ``lr`` is the learning rate used during the epoch.  ``stop_reason`` is None
     (all epochs ran), 'early_stopping', 'callback' (a callback of one's own
-    returned True), 'interrupted' (Ctrl-C) or 'diverged'.
+    returned True), 'interrupted' (Ctrl-C) or 'diverged'; ``stop_message``
+    says it in words (for 'diverged': the epoch, the number that was not
+    finite and what to try).
     ``compiled`` is True when every step ran on compiled tapes (``compile=True``
     and no fall-back to eager training).
     """
@@ -42,6 +73,7 @@ class History:
     stop_reason: str | None = None
     restored_epoch: int | None = None
     compiled: bool = False
+    stop_message: str | None = None
 
     def __len__(self) -> int:
         return len(self.epoch)
@@ -57,12 +89,25 @@ class History:
         return keras
 
     def to_dict(self) -> dict:
-        """Plain lists and flags, ready for JSON (NaN and inf become None)."""
+        """Plain lists and flags, ready for JSON (NaN and inf become None, see ``non_finite``)."""
         doc = {name: [_finite_or_none(v) for v in getattr(self, name)] for name in COLUMNS}
-        doc["interrupted"] = self.interrupted
-        doc["stop_reason"] = self.stop_reason
-        doc["restored_epoch"] = self.restored_epoch
+        for flag in FLAGS:
+            doc[flag] = getattr(self, flag)
+        doc["non_finite"] = self.non_finite()
         return doc
+
+    def non_finite(self) -> dict:
+        """{column: {epoch index as a string: 'nan', 'inf' or '-inf'}} for each non-finite entry."""
+        table = {}
+        for name in COLUMNS:
+            found = {
+                str(i): _non_finite_text(v)
+                for i, v in enumerate(getattr(self, name))
+                if v is not None and not math.isfinite(v)
+            }
+            if found:
+                table[name] = found
+        return table
 
     def save(self, path) -> None:
         """Write the history to ``path`` as JSON (.json) or CSV (.csv), atomically."""
@@ -78,13 +123,73 @@ class History:
             buf = io.StringIO()
             writer = csv.writer(buf, lineterminator="\n")
             writer.writerow(COLUMNS)
-            rows = self.to_dict()
             for i in range(len(self)):
-                writer.writerow(["" if rows[c][i] is None else rows[c][i] for c in COLUMNS])
+                writer.writerow([_cell(getattr(self, c)[i]) for c in COLUMNS])
             text = buf.getvalue()
         else:
             raise ValueError(f"History.save: {name!r} must end in .json or .csv")
         write_text_atomic(path, text)
+
+    @classmethod
+    def load(cls, path) -> History:
+        """A History read back from a file written by ``save`` (.json or .csv).
+
+        The numbers come back exactly, NaN and infinities included; a CSV file
+        holds the columns only, so the flags (``stop_reason`` ...) keep their
+        defaults.
+        """
+        name = str(path)
+        if not name.endswith((".json", ".csv")):
+            raise ValueError(f"History.load: {name!r} must end in .json or .csv")
+        with open(path, encoding="utf-8", newline="") as f:
+            text = f.read()
+        if name.endswith(".json"):
+            return cls._from_json(name, text)
+        return cls._from_csv(name, text)
+
+    @classmethod
+    def _from_json(cls, name: str, text: str) -> History:
+        try:
+            doc = json.loads(text)
+        except (ValueError, RecursionError) as err:
+            raise ValueError(f"History.load: {name} is not valid JSON ({err})") from None
+        if not isinstance(doc, dict) or not all(isinstance(doc.get(c), list) for c in COLUMNS):
+            raise ValueError(f"History.load: {name} has no columns {', '.join(COLUMNS)}")
+        history = cls(**{c: list(doc[c]) for c in COLUMNS})
+        lengths = {len(doc[c]) for c in COLUMNS}
+        if len(lengths) != 1:
+            raise ValueError(f"History.load: {name} has columns of different lengths")
+        for c in COLUMNS:
+            bad = next((v for v in doc[c] if not _number_or_none(v)), _NOTHING)
+            if bad is not _NOTHING:
+                raise ValueError(f"History.load: {name}: {c} holds {bad!r}, not a number")
+        for column, entries in (doc.get("non_finite") or {}).items():
+            if column not in COLUMNS or not isinstance(entries, dict):
+                raise ValueError(f"History.load: {name}: bad non_finite entry {column!r}")
+            values = getattr(history, column)
+            for index, text in entries.items():
+                if text not in ("nan", "inf", "-inf") or not index.isdigit():
+                    raise ValueError(f"History.load: {name}: bad non_finite entry {text!r}")
+                values[int(index)] = float(text)
+        for flag in FLAGS:
+            if flag in doc:
+                setattr(history, flag, doc[flag])
+        return history
+
+    @classmethod
+    def _from_csv(cls, name: str, text: str) -> History:
+        rows = list(csv.reader(io.StringIO(text)))
+        if not rows or tuple(rows[0]) != COLUMNS:
+            raise ValueError(f"History.load: {name} does not start with {','.join(COLUMNS)}")
+        history = cls()
+        for line, row in enumerate(rows[1:], start=2):
+            try:
+                for column, cell in zip(COLUMNS, row, strict=True):
+                    value = None if cell == "" else int(cell) if column == "epoch" else float(cell)
+                    getattr(history, column).append(value)
+            except ValueError as err:
+                raise ValueError(f"History.load: {name} line {line}: {err}") from None
+        return history
 
     def best_epoch(self, monitor: str = "val_loss", mode: str = "auto") -> int:
         """The epoch number with the lowest loss (or highest accuracy) of ``monitor``."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import numbers
 from collections.abc import Iterator
 from typing import NamedTuple
 
@@ -30,7 +31,8 @@ class StateDictError(ValueError):
 
 
 def _is_number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
+    """A real number as ``Value`` takes it (int, float, numpy scalar, Fraction), never a bool."""
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
 class Module:
@@ -77,37 +79,31 @@ class Module:
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Value]]:
         """(dotted name, parameter) pairs, each parameter once, in assignment order."""
         seen: set[int] = set()
-        for name, p in self._walk_parameters(prefix):
+        for name, p in self._named(prefix):
             if id(p) not in seen:  # a parameter shared by two modules is listed once
                 seen.add(id(p))
                 yield name, p
 
-    def _walk_parameters(self, prefix: str) -> Iterator[tuple[str, Value]]:
-        for name, member in self._members():
-            full = f"{prefix}.{name}" if prefix else name
-            if isinstance(member, Value):
-                yield full, member
-            else:
-                yield from member._walk_parameters(full)
+    def _named(self, prefix: str = "") -> list[tuple[str, Value]]:
+        """Every (dotted name, parameter), shared ones under each of their names."""
+        pairs: list[tuple[str, Value]] = []
+        _collect_named(self, f"{prefix}." if prefix else "", pairs)
+        return pairs
 
     def parameters(self) -> list[Value]:
         """Every parameter as a list (micrograd's order: layer, neuron, weights then bias).
 
         The order and the once-each rule of ``named_parameters``, without building
-        the names: training loops call this several times per step.
+        the names: training loops (and compiled losses, which check that the model
+        still has the parameters they recorded) call this at every step, so the
+        walk is kept tight.
         """
         params: list[Value] = []
-        seen: set[int] = set()
-        stack: list = [self]
-        while stack:
-            member = stack.pop()
-            if isinstance(member, Value):
-                if id(member) not in seen:
-                    seen.add(id(member))
-                    params.append(member)
-            else:
-                members = [m for _, m in member._members()]
-                stack.extend(reversed(members))  # popped in assignment order
+        _collect(self, params)
+        if len({id(p) for p in params}) != len(params):
+            # A parameter shared by two modules: keep its first place only.
+            seen: set[int] = set()
+            params = [p for p in params if not (id(p) in seen or seen.add(id(p)))]
         return params
 
     def num_parameters(self) -> int:
@@ -116,7 +112,8 @@ class Module:
 
     def label_parameters(self) -> None:
         """Set each parameter's ``label`` to its dotted name (done on every assignment)."""
-        for name, p in self.named_parameters():
+        # Last to first, so a shared parameter ends with its first name, as listed.
+        for name, p in reversed(self._named()):
             p.label = name
 
     def __setattr__(self, name: str, value) -> None:
@@ -201,17 +198,27 @@ class Module:
                 )
             )
         updates = []
+        isfinite = math.isfinite
         for name, p in params.items():
             if name not in state_dict:
                 continue
             value = state_dict[name]
+            if type(value) is float and isfinite(value):  # the common case, checked fast
+                updates.append((p, value))
+                continue
             if not _is_number(value):
                 raise TypeError(
-                    f"load_state_dict: {name!r} must be an int or a float, "
+                    f"load_state_dict: {name!r} must be a real number, "
                     f"got {type(value).__name__} {value!r}"
                 )
-            if not math.isfinite(value):
-                raise StateDictError(f"load_state_dict: {name!r} is not finite: {value!r}")
+            try:
+                finite = math.isfinite(value)
+            except OverflowError:  # an int too large for a float (10**400)
+                finite = False
+            if not finite:
+                raise StateDictError(
+                    f"load_state_dict: {name!r} is not a finite float: {_short(value)}"
+                )
             updates.append((p, float(value)))
         for p, value in updates:
             p.data = value
@@ -234,6 +241,47 @@ class Module:
             return f"{type(self).__name__}({extra})"
         lines = ([extra] if extra else []) + children
         return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+
+
+def _collect(module: Module, params: list) -> None:
+    """Append the parameters below ``module`` in assignment order (as ``_members``)."""
+    for name, value in vars(module).items():
+        if name.startswith("_"):
+            continue
+        if isinstance(value, Value):
+            params.append(value)
+        elif isinstance(value, Module):
+            _collect(value, params)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                if isinstance(item, Value):
+                    params.append(item)
+                elif isinstance(item, Module):
+                    _collect(item, params)
+
+
+def _collect_named(module: Module, prefix: str, pairs: list) -> None:
+    """Append (dotted name, parameter) below ``module``, as ``_members`` numbers them."""
+    for name, value in vars(module).items():
+        if name.startswith("_"):
+            continue
+        if isinstance(value, Value):
+            pairs.append((prefix + name, value))
+        elif isinstance(value, Module):
+            _collect_named(value, f"{prefix}{name}.", pairs)
+        elif isinstance(value, (list, tuple)):
+            for i, item in enumerate(value):
+                if isinstance(item, Value):
+                    pairs.append((f"{prefix}{name}.{i}", item))
+                elif isinstance(item, Module):
+                    _collect_named(item, f"{prefix}{name}.{i}.", pairs)
+
+
+def _short(value) -> str:
+    """repr of a number, or its size for an int too long to print (str() refuses 4300+ digits)."""
+    if isinstance(value, int) and value.bit_length() > 128:
+        return f"an int of about {int(value.bit_length() * math.log10(2)) + 1} digits"
+    return repr(value)
 
 
 def _few(names: list[str], limit: int = 5) -> str:

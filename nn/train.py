@@ -7,6 +7,19 @@ evaluation mode, the epoch is recorded, the learning-rate schedule steps and
 the callbacks may stop training.  Ctrl-C stops gracefully: ``fit`` returns the
 history so far with ``interrupted=True``.
 
+Divergence: after every step the loss, every gradient and every parameter
+must be finite (one ``sum`` each, so the check costs next to nothing).  The
+first that is not stops training with ``stop_reason='diverged'``; the weights
+go back to what they were before that step, so the model stays finite and
+saveable, and ``History.stop_message`` says which epoch, which number (the
+loss, the gradient or value of which parameter, the validation loss) and what
+to try.  The epoch that diverged is not recorded: the history holds the
+epochs that finished with finite numbers.
+
+Labels are checked before the first step: numpy numbers are taken as the
+plain numbers they are, anything else (strings, bools, None, NaN, a class
+index the model has no output for) is refused with its index.
+
 The pieces live beside it: ``nn.history`` (History), ``nn.callbacks``
 (Callback, EarlyStopping), ``nn.objective`` (losses by name, ``evaluate``) and
 ``nn.compiled`` (``compile=True``: the same steps on compiled tapes).
@@ -18,12 +31,15 @@ import math
 import random
 import sys
 import time
+import warnings
+
+from autograd import no_grad
 
 from . import functional as F
 from .callbacks import Callback, FunctionCallback
-from .data import Dataset, as_dataset, batches
+from .data import Dataset, batches
 from .history import History
-from .objective import evaluate, resolve_loss
+from .objective import accuracy, check_class_indices, checked_labels, evaluate, resolve_loss
 from .optim import SGD
 
 
@@ -59,25 +75,68 @@ def _log_line(history: History, epochs: int) -> str:
     return "  ".join(parts)
 
 
-def _train_epoch(model, batch_list, trainer, threshold) -> tuple[float, float]:
-    """One pass of zero_grad, backward, step per batch: (mean objective, accuracy).
+def _first_non_finite(values) -> int | None:
+    """Index of the first non-finite number, or None (one C-speed sum when all are finite)."""
+    if math.isfinite(sum(values)):
+        return None
+    # A NaN or an inf among them, or finite numbers whose sum overflows: look one by one.
+    return next((k for k, v in enumerate(values) if not math.isfinite(v)), None)
 
-    A non-finite loss ends the pass before its step, so the weights stay
-    finite, and is returned as the loss.
+
+def _overflow_words(message: str) -> str:
+    """'linear: result overflows a float: linear(<33 operands>)' -> the op and what, not all."""
+    return ": ".join(message.split(": ")[:2])
+
+
+def _param_name(model, k: int) -> str:
+    if hasattr(model, "named_parameters"):
+        for j, (name, _) in enumerate(model.named_parameters()):
+            if j == k:
+                return name
+    return f"parameter {k}"
+
+
+def _divergence(trainer, objective: float, params) -> str | None:
+    """What made this step diverge: the loss, a gradient or a parameter that is not finite."""
+    if not math.isfinite(objective):
+        overflow = getattr(getattr(trainer, "eager", trainer), "overflow", None)
+        if overflow is not None and objective == math.inf:
+            return f"the loss overflowed ({_overflow_words(overflow)})"
+        return f"the loss is {objective}"
+    k = _first_non_finite([p.grad for p in params])
+    if k is not None:
+        return f"the gradient of {_param_name(trainer.model, k)} is {params[k].grad}"
+    k = _first_non_finite([p.data for p in params])
+    if k is not None:
+        return f"the step made {_param_name(trainer.model, k)} {params[k].data}"
+    return None
+
+
+def _train_epoch(model, batch_list, trainer, threshold) -> tuple[float, float, str | None]:
+    """One pass of zero_grad, backward, step per batch: (mean objective, accuracy, problem).
+
+    ``problem`` is None, or what diverged: then the pass ends there and the
+    weights are put back as they were before that step, so they stay finite.
     """
     model.train()
+    params = trainer.params
     loss_sum, right, seen = 0.0, 0, 0
     for batch in batch_list:
+        before = [p.data for p in params]
         objective, outputs = trainer.step(batch)
-        if not math.isfinite(objective):
-            return objective, math.nan
+        problem = _divergence(trainer, objective, params)
+        if problem is not None:
+            for p, value in zip(params, before, strict=True):
+                p.data = value
+            return objective, math.nan, problem
         # Each batch's loss is a mean: weight it by its size for the epoch's mean.
         loss_sum += objective * len(batch)
-        right += round(F.accuracy(outputs, batch.y, threshold) * len(batch))
+        acc = accuracy(outputs, batch.y, threshold)
+        right += math.nan if math.isnan(acc) else round(acc * len(batch))
         seen += len(batch)
     if seen == len(batch):  # one batch: its own loss, without a rounding detour
-        return objective, right / seen
-    return loss_sum / seen, right / seen
+        return objective, right / seen, None
+    return loss_sum / seen, right / seen, None
 
 
 class Eager:
@@ -85,13 +144,15 @@ class Eager:
 
     compiled = False
 
-    def __init__(self, model, loss, loss_fn, optimizer, l2: float) -> None:
+    def __init__(self, model, loss, loss_fn, optimizer, l2: float, threshold: float = 0.0) -> None:
         self.model = model
         self.loss = loss
         self.loss_fn = loss_fn
         self.optimizer = optimizer
         self.l2 = l2
+        self.threshold = threshold  # from the training labels, for every set scored
         self.params = model.parameters()
+        self.overflow: str | None = None  # the last OverflowError's message
 
     def step(self, batch: Dataset) -> tuple[float, list]:
         """(objective, the model's outputs) of one batch; steps only on a finite objective.
@@ -104,7 +165,8 @@ class Eager:
             objective = self.loss_fn(outputs, batch.y)
             if self.l2:
                 objective = objective + self.l2 * F.l2_penalty(self.params)
-        except OverflowError:
+        except OverflowError as err:
+            self.overflow = str(err)
             return math.inf, []
         if math.isfinite(objective.data):
             self.optimizer.zero_grad()
@@ -114,7 +176,7 @@ class Eager:
 
     def evaluate(self, data: Dataset) -> tuple[float, float]:
         """(loss, accuracy) on ``data`` in evaluation mode, as ``evaluate``."""
-        return evaluate(self.model, data, self.loss, self.l2)
+        return evaluate(self.model, data, self.loss, self.l2, self.threshold)
 
 
 def fit(
@@ -148,8 +210,8 @@ def fit(
     model with dropout (a tape would freeze one mask), and trains eagerly, with
     a notice when ``verbose``, wherever a tape cannot stand for the model.
     """
-    train_set = as_dataset(data)
-    val_set = as_dataset(val) if val is not None else None
+    train_set = checked_labels(data, "fit", "training data")
+    val_set = checked_labels(val, "fit", "validation data") if val is not None else None
     if not len(train_set):
         raise ValueError("fit: the training data is empty")
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
@@ -173,9 +235,18 @@ def fit(
             "a compiled tape would replay the one dropout mask drawn while recording at "
             "every step. Use compile=False, or dropout p=0"
         )
+    # The threshold of a one-output model comes from the training labels, once:
+    # the validation data is scored against the same line, whatever classes it holds.
     loss_fn, threshold = resolve_loss(loss, train_set)
     if val_set is not None:
         resolve_loss(loss, val_set)  # the same label checks for the validation data
+    if loss == "cross_entropy":
+        # A bad class index in a later mini-batch must fail now, not after some steps.
+        n_outputs = _n_outputs(model, train_set.X[0])
+        if n_outputs is not None and n_outputs >= 2:
+            check_class_indices(train_set, n_outputs, "fit", "training data")
+            if val_set is not None:
+                check_class_indices(val_set, n_outputs, "fit", "validation data")
     cbs = [c if isinstance(c, Callback) else FunctionCallback(c) for c in callbacks]
     for c in cbs:
         if getattr(c, "monitor", "").startswith("val_") and val_set is None:
@@ -192,7 +263,7 @@ def fit(
     if bar is not None:
         say = bar.write
     start = time.perf_counter()
-    trainer = Eager(model, loss, loss_fn, optimizer, l2)
+    trainer = Eager(model, loss, loss_fn, optimizer, l2, threshold)
     for c in cbs:
         c.on_train_begin(model, history)
     try:
@@ -201,18 +272,20 @@ def fit(
         for epoch in range(1, epochs + 1):
             lr = optimizer.lr
             order = batches(train_set, batch_size, shuffle and batch_size is not None, order_rng)
-            train_loss, train_acc = _train_epoch(model, order, trainer, threshold)
-            if not math.isfinite(train_loss):
-                history.stop_reason = "diverged"
-                if verbose:
-                    say(
-                        f"epoch {epoch}: the loss is {train_loss}; training diverged "
-                        "(try a smaller learning rate)"
-                    )
-                break
+            train_loss, train_acc, problem = _train_epoch(model, order, trainer, threshold)
             val_loss = val_acc = None
-            if val_set is not None:
-                val_loss, val_acc = trainer.evaluate(val_set)
+            if problem is None and val_set is not None:
+                try:
+                    val_loss, val_acc = trainer.evaluate(val_set)
+                except OverflowError as err:
+                    problem = f"the validation loss overflowed ({_overflow_words(str(err))})"
+                else:
+                    if not math.isfinite(val_loss):
+                        problem = f"the validation loss is {val_loss}"
+            if problem is not None:
+                history.stop_reason = "diverged"
+                history.stop_message = _diverged(epoch, problem, train_set, val_set, optimizer, l2)
+                break
             history.epoch.append(epoch)
             history.train_loss.append(train_loss)
             history.train_acc.append(train_acc)
@@ -242,10 +315,62 @@ def fit(
     history.compiled = trainer.compiled
     for c in cbs:
         c.on_train_end(model, history)
-    if verbose and history.stop_reason is not None and history.stop_reason != "diverged":
-        done = history.epoch[-1] if history.epoch else 0
-        note = f"stopped after epoch {done}: {history.stop_reason.replace('_', ' ')}"
+    if history.stop_reason is not None:
+        if history.stop_reason != "diverged":
+            done = history.epoch[-1] if history.epoch else 0
+            history.stop_message = (
+                f"stopped after epoch {done}: {history.stop_reason.replace('_', ' ')}"
+            )
         if history.restored_epoch is not None:
-            note += f"; restored the weights of epoch {history.restored_epoch}"
-        say(note)
+            history.stop_message += f"; restored the weights of epoch {history.restored_epoch}"
+        if verbose:
+            say(history.stop_message)
+        elif history.stop_reason == "diverged":
+            # Never silent: a quiet run still says that its numbers went non-finite.
+            warnings.warn(history.stop_message, RuntimeWarning, stacklevel=2)
     return history
+
+
+def _n_outputs(model, x) -> int | None:
+    """How many outputs the model gives per sample (None for one number, or if it overflows)."""
+    was_training = model.training
+    model.eval()  # no dropout draw: the training's random numbers stay as they were
+    try:
+        with no_grad():
+            out = model(x)
+    except OverflowError:
+        return None
+    finally:
+        model.train(was_training)
+    return len(out) if isinstance(out, (list, tuple)) else None
+
+
+def _non_finite_point(data: Dataset) -> str | None:
+    """The first point with a NaN or infinite feature, described, or None."""
+    for i, row in enumerate(data.X):
+        if not all(math.isfinite(x) for x in row):
+            shown = ", ".join(repr(float(x)) for x in row[:6]) + (", ..." if len(row) > 6 else "")
+            return f"point {i} is [{shown}]"
+    return None
+
+
+def _diverged(epoch: int, problem: str, train_set, val_set, optimizer, l2: float) -> str:
+    """The stop message of a diverged run: when, which number, and what to try."""
+    message = f"epoch {epoch}: {problem}; training diverged"
+    if problem.startswith("the validation"):
+        bad = _non_finite_point(val_set)
+        if bad is not None:
+            return f"{message}. The validation data is not finite: {bad}; fix or drop such points"
+        message += " (the weights are those of the last step)"
+    else:
+        bad = _non_finite_point(train_set)
+        message += " (the weights are those before the step that diverged)"
+        if bad is not None:
+            return f"{message}. The training data is not finite: {bad}; fix or drop such points"
+    lr = getattr(optimizer, "lr", None)
+    hint = "try a smaller learning rate" + (
+        f" (now {lr:g})" if isinstance(lr, (int, float)) else ""
+    )
+    if l2 >= 1:
+        hint += f", or a smaller l2 (now {l2:g})"
+    return f"{message}. {hint[0].upper()}{hint[1:]}"
