@@ -17,6 +17,8 @@ AUTOGRAD_CORE += ["autograd.functional", "autograd.anomaly"]
 # Plots (matplotlib) are optional by design, so nn.plot is not in the core.
 NN_CORE = ["nn", "nn.module", "nn.layers", "nn.functional", "nn.optim", "nn.data", "nn.io"]
 NN_CORE += ["nn.history", "nn.callbacks", "nn.objective", "nn.train", "nn.compiled", "nn.cli"]
+NN_CORE += ["nn._doctor_cmd"]
+AUTOGRAD_CORE += ["autograd._clash"]
 THIRD_PARTY = ["graphviz", "tqdm", "numpy", "matplotlib", "torch", "micrograd", "IPython"]
 
 
