@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import autograd
 
 REPO = Path(__file__).resolve().parents[1]
+HERE = Path(autograd.__file__).resolve().parents[1]  # the folder holding the packages under test
 
 AUTOGRAD_CORE = ["autograd", "autograd.value", "autograd.ops", "autograd.engine"]
 AUTOGRAD_CORE += ["autograd.functional", "autograd.anomaly"]
@@ -22,8 +25,19 @@ AUTOGRAD_CORE += ["autograd._clash"]
 THIRD_PARTY = ["graphviz", "tqdm", "numpy", "matplotlib", "torch", "micrograd", "IPython"]
 
 
-def test_autograd_is_this_repository():
-    assert Path(autograd.__file__).resolve().parent == REPO / "autograd"
+def test_autograd_is_the_package_under_test():
+    """The checkout's, or (TAPEGRAD_TEST_INSTALLED=1, set by .ci/wheel_check.sh) the wheel's."""
+    import nn
+
+    folder = Path(autograd.__file__).resolve().parent
+    if os.environ.get("TAPEGRAD_TEST_INSTALLED") == "1":
+        site = Path(sysconfig.get_path("purelib")).resolve()
+        assert folder == site / "autograd", f"tests import {folder}, not the installed wheel"
+        assert not folder.is_relative_to(REPO)
+    else:
+        assert folder == REPO / "autograd"
+    assert Path(nn.__file__).resolve().parent == folder.parent / "nn"
+    assert autograd.__tapegrad__ is True
     assert hasattr(autograd, "Value") and hasattr(autograd, "topological_order")
 
 
@@ -36,7 +50,8 @@ def test_autograd_is_installed_from_the_tapegrad_distribution():
 _CHECK = r"""
 import importlib, importlib.abc, json, sys
 
-blocked = set(sys.argv[1].split(","))
+sys.path.insert(0, sys.argv[1])  # the folder of the autograd under test, before any other
+blocked = set(sys.argv[2].split(","))
 
 
 class NoThirdParty(importlib.abc.MetaPathFinder):
@@ -48,7 +63,7 @@ class NoThirdParty(importlib.abc.MetaPathFinder):
 
 sys.meta_path.insert(0, NoThirdParty())
 before = set(sys.modules)
-for module in sys.argv[2:]:
+for module in sys.argv[3:]:
     importlib.import_module(module)
 ours = {"autograd", "nn"}
 new = {m.partition(".")[0] for m in set(sys.modules) - before}
@@ -59,7 +74,7 @@ print(json.dumps(sorted(m for m in new if m not in ours and m not in sys.stdlib_
 def test_the_core_imports_with_no_third_party_package():
     modules = AUTOGRAD_CORE + NN_CORE  # each must exist: a renamed module fails the import
     result = subprocess.run(
-        [sys.executable, "-I", "-c", _CHECK, ",".join(THIRD_PARTY), *modules],
+        [sys.executable, "-I", "-c", _CHECK, str(HERE), ",".join(THIRD_PARTY), *modules],
         capture_output=True,
         text=True,
         cwd=REPO,
