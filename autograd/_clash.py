@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # importlib.metadata costs ~20 ms: loaded only to explain a clash
     import importlib.metadata
@@ -102,7 +102,7 @@ def _editable_source(dist: importlib.metadata.Distribution) -> Path | None:
     return Path(unquote(urlparse(url).path)).resolve()
 
 
-def where(name: str = "autograd") -> dict[str, object]:
+def where(name: str = "autograd") -> dict[str, Any]:
     """Where ``import name`` would load from, without importing it.
 
     Keys: ``file`` (the ``__init__.py``, or None for a namespace package or

@@ -30,6 +30,7 @@ import math
 import os
 import sys
 from contextlib import contextmanager
+from types import FrameType
 from typing import NamedTuple
 
 from ._mode import creation_site, record_site, watch_creation
@@ -71,7 +72,7 @@ class AnomalyError(FloatingPointError):
 
 
 def _user_site() -> Site | None:
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
         frame = frame.f_back
     if frame is None:

@@ -48,8 +48,8 @@ def topological_order(root) -> list:
     by memory, not by Python's recursion limit.  Parents are visited in
     operand order, so the order is the same on every run.
     """
-    order = []
-    visited = set()
+    order: list = []
+    visited: set = set()
     # A None pushed above a node means "every parent of the node below has been
     # emitted": popping it emits that node.  Cheaper than a (node, flag) pair per entry.
     stack = [root]
@@ -83,7 +83,7 @@ def local_derivatives(node, graph: bool = False) -> tuple:
     """
     row = OPS.get(node._op)
     if row is None:
-        rule_for(node._op)  # raises, naming the op that has no rule
+        raise AssertionError(rule_for(node._op))  # rule_for raises, naming the op
     parents = node._parents
     try:
         if graph:

@@ -68,7 +68,7 @@ class _Run:
         self.root = root
         self.order = order
         self.names = _names(order)
-        self.start = {}  # grads after the reset and the seed, before any step
+        self.start: dict = {}  # grads after the reset and the seed, before any step
         self.steps: list[Step] = []
         self.total = sum(1 for v in order if not v.is_leaf)
 

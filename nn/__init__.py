@@ -34,14 +34,16 @@ def _clash_module():
 
 def _autograd_clash() -> str | None:
     """None when ``import autograd`` gives tapegrad's; else the message saying why not."""
+    module: object = None
+    error: Exception | None = None
     try:
         import autograd
     except Exception as err:  # HIPS's __init__ without numpy, a broken half-uninstall, ...
-        module, error = None, err
+        error = err
     else:
         if getattr(autograd, "__tapegrad__", False):
             return None
-        module, error = autograd, None
+        module = autograd
     clash = _clash_module()
     if clash is None:
         return f"`autograd` is not tapegrad's ({getattr(module, '__file__', error)})"

@@ -22,7 +22,7 @@ from .callbacks import EarlyStopping
 from .io import save
 from .layers import MLP
 from .objective import LOSSES, default_loss, evaluate
-from .optim import SGD, Adam, AdamW, CosineLR, LinearLR
+from .optim import SGD, Adam, AdamW, CosineLR, LinearLR, LRScheduler, Optimizer
 from .train import fit
 
 DEFAULT_LR = {"sgd": 1.0, "adam": 0.01, "adamw": 0.01}
@@ -253,6 +253,7 @@ def _train(args) -> int:
     )
     lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
     params = model.parameters()
+    optimizer: Optimizer
     if args.optimizer == "sgd":
         wd = args.weight_decay or 0.0
         optimizer = SGD(params, lr=lr, momentum=args.momentum, weight_decay=wd)
@@ -263,7 +264,7 @@ def _train(args) -> int:
     else:
         wd = 0.01 if args.weight_decay is None else args.weight_decay
         optimizer, name = AdamW(params, lr=lr, weight_decay=wd), "AdamW"
-    schedule = None
+    schedule: LRScheduler | None = None
     if args.schedule == "linear":
         schedule = LinearLR(optimizer, total_iters=args.epochs)
     elif args.schedule == "cosine":

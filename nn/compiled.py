@@ -98,7 +98,7 @@ class Compiled:
             return loss_fn([out], [y])
 
         # Record every label's tape now, not mid-training; the replays' gradients are discarded.
-        first = {}
+        first: dict = {}
         for x, y in zip(data.X, data.y, strict=True):
             first.setdefault(y, x)
         (y0, x0), *others = first.items()

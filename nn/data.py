@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 DATASETS = ("moons", "circles", "spiral", "xor", "blobs")
@@ -216,7 +216,13 @@ def _check_classes(classes) -> int:
 
 def make(name: str, **kwargs) -> Dataset:
     """The generator called ``name`` (one of DATASETS) with the given keyword arguments."""
-    generators = {"moons": moons, "circles": circles, "spiral": spiral, "xor": xor, "blobs": blobs}
+    generators: dict[str, Callable[..., Dataset]] = {
+        "moons": moons,
+        "circles": circles,
+        "spiral": spiral,
+        "xor": xor,
+        "blobs": blobs,
+    }
     if name not in generators:
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     return generators[name](**kwargs)

@@ -40,7 +40,7 @@ class Module:
 
     # Finding parameters and children ------------------------------------------------
 
-    def _members(self) -> Iterator[tuple[str, object]]:
+    def _members(self) -> Iterator[tuple[str, Value | Module]]:
         """(name, Value or Module) for each public attribute, lists numbered, in order."""
         for name, value in vars(self).items():
             if name.startswith("_"):

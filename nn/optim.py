@@ -90,13 +90,14 @@ class SGD(Optimizer):
         """p = p - lr * g with momentum and weight decay as above."""
         lr, mu, wd = self.lr, self.momentum, self.weight_decay
         first = self.buffers is None
-        if mu and first:
+        if mu and self.buffers is None:
             self.buffers = [0.0] * len(self.params)
+        buffers = self.buffers or []
         for i, p in enumerate(self.params):
             g = p.grad + wd * p.data if wd else p.grad
             if mu:
-                b = g if first else mu * self.buffers[i] + g
-                self.buffers[i] = b
+                b = g if first else mu * buffers[i] + g
+                buffers[i] = b
                 g = g + mu * b if self.nesterov else b
             p.data -= lr * g
 
