@@ -29,6 +29,7 @@ import linecache
 import math
 import os
 import sys
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
 from typing import NamedTuple
@@ -63,7 +64,15 @@ class AnomalyError(FloatingPointError):
     input values and ``site`` the ``Site`` that created the node (or None).
     """
 
-    def __init__(self, message: str, *, phase=None, op=None, operands=(), site=None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        phase: str | None = None,
+        op: str | None = None,
+        operands: Sequence[float] = (),
+        site: Site | None = None,
+    ) -> None:
         super().__init__(message)
         self.phase = phase
         self.op = op
@@ -147,7 +156,7 @@ class _Watcher:
 
 
 @contextmanager
-def detect_anomaly():
+def detect_anomaly() -> Iterator[None]:
     """Inside this block, raise ``AnomalyError`` at the first NaN or inf, naming its source line.
 
     For example ``Value(0.0) * Value(float("inf"))`` inside the block raises

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+import os
 from dataclasses import dataclass, field
 
 from .io import write_text_atomic
@@ -54,7 +55,7 @@ class History:
         doc["restored_epoch"] = self.restored_epoch
         return doc
 
-    def save(self, path) -> None:
+    def save(self, path: str | os.PathLike[str]) -> None:
         """Write the history to ``path`` as JSON (.json) or CSV (.csv), atomically."""
         name = str(path)
         if name.endswith(".json"):

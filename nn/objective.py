@@ -13,7 +13,8 @@ from collections.abc import Callable
 from autograd import no_grad
 
 from . import functional as F
-from .data import Dataset, as_dataset
+from .data import DataLike, Dataset, as_dataset
+from .module import Module
 
 LOSSES = ("hinge", "mse", "bce", "cross_entropy")
 
@@ -51,7 +52,9 @@ def resolve_loss(loss, data: Dataset) -> tuple[Callable, float]:
     raise ValueError(f"loss must be one of {', '.join(LOSSES)} or a function; got {loss!r}")
 
 
-def evaluate(model, data, loss="hinge", l2: float = 0.0) -> tuple[float, float]:
+def evaluate(
+    model: Module, data: DataLike, loss: str | Callable = "hinge", l2: float = 0.0
+) -> tuple[float, float]:
     """(loss, accuracy) of ``model`` on ``data``, in evaluation mode and under ``no_grad``."""
     data = as_dataset(data)
     resolve_loss(loss, data)  # bad names and labels fail before the model runs
