@@ -632,17 +632,17 @@ def _graph_class():
                 or raise_if_result_exists
                 or overwrite_source
             ):
-                return super().render(
+                return super().render(  # by keyword: graphviz deprecates positional options
                     filename,
-                    directory,
-                    view,
-                    cleanup,
-                    format,
-                    renderer,
-                    formatter,
-                    neato_no_op,
-                    quiet,
-                    quiet_view,
+                    directory=directory,
+                    view=view,
+                    cleanup=cleanup,
+                    format=format,
+                    renderer=renderer,
+                    formatter=formatter,
+                    neato_no_op=neato_no_op,
+                    quiet=quiet,
+                    quiet_view=quiet_view,
                     outfile=outfile,
                     engine=engine,
                     raise_if_result_exists=raise_if_result_exists,

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import json
 import os
 import subprocess
 import sys
 import sysconfig
+import warnings
 from pathlib import Path
+
+import pytest
 
 import autograd
 
@@ -82,3 +86,15 @@ def test_the_core_imports_with_no_third_party_package():
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == [], f"non-standard modules imported: {result.stdout}"
+
+
+def test_graphviz_options_reach_graphviz_without_a_deprecation_warning(tmp_path):
+    graphviz = pytest.importorskip("graphviz")
+    from autograd import Value, draw_dot
+
+    dot = draw_dot(Value(1.0, label="x") * 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a (Pending)DeprecationWarning would be raised here
+        # Another engine goes to graphviz's own render(), which needs a system Graphviz.
+        with contextlib.suppress(graphviz.ExecutableNotFound):
+            dot.render(tmp_path / "g", format="svg", engine="neato")
