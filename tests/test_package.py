@@ -98,3 +98,24 @@ def test_graphviz_options_reach_graphviz_without_a_deprecation_warning(tmp_path)
         # Another engine goes to graphviz's own render(), which needs a system Graphviz.
         with contextlib.suppress(graphviz.ExecutableNotFound):
             dot.render(tmp_path / "g", format="svg", engine="neato")
+
+
+RAW = "https://raw.githubusercontent.com/tapegrad/tapegrad/main/"
+BLOB = "https://github.com/tapegrad/tapegrad/blob/main/"
+
+
+def test_readme_links_and_images_are_absolute_and_point_at_files_that_exist():
+    """The package index shows README.md on its own: relative links would be broken there."""
+    import re
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)\s]+)\)", text) + re.findall(r'src="([^"]+)"', text)
+    assert targets, "README.md has no links at all?"
+    relative = [t for t in targets if not t.startswith(("https://", "http://", "#", "mailto:"))]
+    assert relative == [], f"relative links or images in README.md: {relative}"
+    for target in targets:
+        for prefix in (RAW, BLOB):
+            if target.startswith(prefix):
+                path = target.removeprefix(prefix).split("#")[0]
+                assert (REPO / path).exists(), f"README.md links to {path}, not in the repository"
+    assert any(t.startswith(RAW) for t in targets)  # the graph picture
