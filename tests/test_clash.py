@@ -15,9 +15,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import autograd
 from autograd import _clash
 
-REPO = Path(__file__).resolve().parents[1]
+# The packages under test: the checkout's, or the installed wheel's (.ci/wheel_check.sh).
+HERE = Path(autograd.__file__).resolve().parents[1]
 HIPS_INIT = "from .core import make_vjp\nfrom .differential_operators import grad, jacobian\n"
 RECIPE = "pip uninstall -y autograd tapegrad && pip install tapegrad"
 
@@ -47,8 +49,8 @@ def _hips(site: Path) -> Path:
 def _tapegrad(site: Path) -> None:
     """tapegrad's two packages copied into ``site`` (as a wheel install puts them)."""
     ignore = shutil.ignore_patterns("__pycache__")
-    shutil.copytree(REPO / "autograd", site / "autograd", dirs_exist_ok=True, ignore=ignore)
-    shutil.copytree(REPO / "nn", site / "nn", ignore=ignore)
+    shutil.copytree(HERE / "autograd", site / "autograd", dirs_exist_ok=True, ignore=ignore)
+    shutil.copytree(HERE / "nn", site / "nn", ignore=ignore)
 
 
 def _python(site: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -69,8 +71,6 @@ def _rows(report: str) -> list[tuple[str, str]]:
 
 
 def test_our_autograd_carries_the_marker_and_no_hips_module():
-    import autograd
-
     assert autograd.__tapegrad__ is True
     assert _clash.is_tapegrad_init(autograd.__file__)
     assert _clash.hips_modules_in(Path(autograd.__file__).parent) == []
