@@ -18,6 +18,7 @@ import math
 import random
 import sys
 import time
+from typing import Any
 
 from . import functional as F
 from .callbacks import Callback, FunctionCallback
@@ -27,14 +28,17 @@ from .objective import evaluate, resolve_loss
 from .optim import SGD
 
 
-def _progress_bar(epochs: int, verbose: bool):
-    """A tqdm bar on a terminal; None when output is redirected or tqdm is missing."""
-    if not verbose or not sys.stdout.isatty():
+def _progress_bar(epochs: int, verbose: bool) -> Any:
+    """A tqdm bar on a terminal or in Jupyter (a widget there); None when output is redirected.
+
+    tqdm is a required dependency, imported only here: ``tqdm.auto`` picks the
+    notebook widget in a Jupyter kernel (whose stdout is not a terminal).
+    """
+    in_jupyter = type(sys.stdout).__module__.startswith("ipykernel")
+    if not verbose or not (in_jupyter or sys.stdout.isatty()):
         return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None
+    from tqdm.auto import tqdm
+
     return tqdm(total=epochs, unit="epoch", leave=False, file=sys.stdout)
 
 
