@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from importlib import import_module
 
 import nn
@@ -60,7 +61,12 @@ def build_parser(commands=tuple(COMMANDS)) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit status."""
+    """Entry point of the console script; returns the exit status.
+
+    Without ``argv`` (the command line) warnings are printed as plain lines on
+    stderr; with ``argv`` (called from Python) they are ordinary warnings.
+    """
+    from_command_line = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv = ["train", *argv]
@@ -72,7 +78,17 @@ def main(argv: list[str] | None = None) -> int:
     if argv[0] == "--version":
         chosen = ()
     args = build_parser(chosen).parse_args(argv)  # exits with status 2 on bad arguments
-    return import_module(COMMANDS[args.command]).run(args)
+    if not from_command_line:  # called from Python: warnings are the caller's to show or catch
+        return import_module(COMMANDS[args.command]).run(args)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        return import_module(COMMANDS[args.command]).run(args)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings and notices on the command line: one plain line on stderr, no source line."""
+    kind = "notice" if category.__name__.endswith("Notice") else "warning"
+    print(f"tapegrad: {kind}: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":
