@@ -80,7 +80,7 @@ class Value:
         return self._op
 
     @property
-    def arg(self) -> object:
+    def arg(self) -> Any:
         """The op's constant, if any: the exponent of ``x ** n``, the slope of ``leaky_relu``."""
         return self._arg
 

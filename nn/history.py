@@ -8,6 +8,7 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from .io import write_text_atomic
 
@@ -47,9 +48,11 @@ class History:
     def __len__(self) -> int:
         return len(self.epoch)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Plain lists and flags, ready for JSON (NaN and inf become None)."""
-        doc = {name: [_finite_or_none(v) for v in getattr(self, name)] for name in COLUMNS}
+        doc: dict[str, Any] = {
+            name: [_finite_or_none(v) for v in getattr(self, name)] for name in COLUMNS
+        }
         doc["interrupted"] = self.interrupted
         doc["stop_reason"] = self.stop_reason
         doc["restored_epoch"] = self.restored_epoch

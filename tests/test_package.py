@@ -119,3 +119,42 @@ def test_readme_links_and_images_are_absolute_and_point_at_files_that_exist():
                 path = target.removeprefix(prefix).split("#")[0]
                 assert (REPO / path).exists(), f"README.md links to {path}, not in the repository"
     assert any(t.startswith(RAW) for t in targets)  # the graph picture
+
+
+def _missing_annotations(qualname: str, fn) -> list[str]:
+    import inspect
+
+    sig = inspect.signature(fn)
+    bare = [
+        f"{qualname}({p.name})"
+        for p in sig.parameters.values()
+        if p.annotation is inspect.Parameter.empty and p.name not in ("self", "cls")
+    ]
+    if sig.return_annotation is inspect.Signature.empty and fn.__name__ != "__init__":
+        bare.append(f"{qualname} -> ?")
+    return bare
+
+
+def test_the_public_api_is_fully_annotated():
+    """Every function and public method named in __all__ (py.typed promises it; mypy checks)."""
+    import inspect
+
+    import nn
+
+    missing = []
+    for module in (autograd, nn):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if inspect.isfunction(obj):
+                missing += _missing_annotations(name, obj)
+            elif inspect.isclass(obj):
+                for attr, member in vars(obj).items():
+                    if attr.startswith("_") and attr not in ("__init__", "__call__"):
+                        continue
+                    if isinstance(member, (staticmethod, classmethod)):
+                        member = member.__func__
+                    if isinstance(member, property):
+                        member = member.fget
+                    if inspect.isfunction(member):
+                        missing += _missing_annotations(f"{name}.{attr}", member)
+    assert missing == []
