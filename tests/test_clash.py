@@ -182,3 +182,17 @@ def test_owners_reads_the_record_and_editable_installs(tmp_path):
         assert _clash.owners(site / "autograd" / "other.py") == []
     finally:
         sys.path.remove(str(site))
+
+
+def test_the_clash_check_keeps_import_autograd_light(tmp_path):
+    # The check is a few stat calls; reading distribution metadata happens only to explain a clash.
+    code = (
+        "import sys, autograd\n"
+        "print(sorted(m for m in ('importlib.metadata', 'json', 'email', 'zipfile') "
+        "if m in sys.modules))"
+    )
+    site = tmp_path / "site"
+    _tapegrad(site)
+    result = _python(site, "-c", code, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
