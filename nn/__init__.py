@@ -13,6 +13,7 @@ Plots (``nn.plot``) need matplotlib and are imported only when used.
 """
 
 import sys
+import warnings
 from importlib import import_module
 from pathlib import Path
 
@@ -37,7 +38,10 @@ def _autograd_clash() -> str | None:
     module: object = None
     error: Exception | None = None
     try:
-        import autograd
+        with warnings.catch_warnings():
+            if _starting_the_command():  # nn.cli says it in one line; doctor in full
+                warnings.filterwarnings("ignore", message="HIPS autograd's modules")
+            import autograd
     except Exception as err:  # HIPS's __init__ without numpy, a broken half-uninstall, ...
         error = err
     else:

@@ -35,6 +35,16 @@ def version() -> str:
         return "unknown"
 
 
+def _hips_beside_ours() -> bool:
+    """True when HIPS autograd's modules sit in the folder of our ``autograd``."""
+    import os
+
+    import autograd
+
+    clash = nn._clash_module()
+    return clash is not None and bool(clash.hips_modules_in(os.path.dirname(autograd.__file__)))
+
+
 class _Version(argparse.Action):
     """``--version``: print and exit 0 (the version is looked up only when asked)."""
 
@@ -73,6 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     if nn._CLASH is not None and argv[0] not in ("doctor", "--version"):
         print(f"tapegrad: {nn._CLASH}", file=sys.stderr)
         return 1
+    if argv[0] != "doctor" and _hips_beside_ours():
+        print(
+            "tapegrad: warning: HIPS autograd's modules share tapegrad's `autograd` folder: "
+            "tapegrad works, HIPS autograd does not; `tapegrad doctor` explains how to fix it",
+            file=sys.stderr,
+        )
     # Build only the chosen subcommand's parser; help and typos get all of them.
     chosen = (argv[0],) if argv[0] in COMMANDS else tuple(COMMANDS)
     if argv[0] == "--version":

@@ -142,9 +142,17 @@ def test_hips_then_tapegrad_our_autograd_warns_and_doctor_exits_1(tmp_path):
     assert "numpy/" in err and RECIPE in err
     # ... and its __init__.py is no longer HIPS's, though HIPS's RECORD still lists it.
     assert "was installed by: autograd 1.9.1" in err
-    doctor = _python(site, "-W", "ignore", "-m", "nn", "doctor", cwd=tmp_path)
+    doctor = _python(site, "-m", "nn", "doctor", cwd=tmp_path)
     assert doctor.returncode == 1
+    assert doctor.stderr.count("HIPS autograd's modules") == 1  # the report, not the warning too
     assert "PROBLEM: HIPS autograd's modules" in doctor.stderr
+    args = ["--epochs", "1", "--samples", "20", "--hidden", "2", "--no-plots", "--quiet"]
+    train = _python(site, "-m", "nn", "train", *args, "--out", "run", cwd=tmp_path)
+    assert train.returncode == 0, train.stderr
+    assert train.stderr == (
+        "tapegrad: warning: HIPS autograd's modules share tapegrad's `autograd` folder: "
+        "tapegrad works, HIPS autograd does not; `tapegrad doctor` explains how to fix it\n"
+    )
 
 
 def test_a_namespace_left_by_an_uninstall_is_explained(tmp_path):
