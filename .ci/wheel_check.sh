@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Test what users install, not the checkout:
-#   1. build the sdist and the wheel; the wheel carries LICENSE and py.typed;
+#   1. build the sdist, then the wheel from the sdist (so the sdist is complete and no
+#      build/ folder is left in the checkout); the wheel carries LICENSE and py.typed;
 #   2. install the wheel (with the test extras) into a fresh venv and run the test suite
 #      against it from outside the checkout (test_package checks where autograd came from);
 #   3. HIPS autograd (from PyPI) and the wheel in fresh venvs, in both install orders:
@@ -18,7 +19,7 @@ fail() {
 }
 
 echo "== wheel: build the sdist and the wheel"
-"$python" -m build --sdist --wheel --outdir "$work/dist" "$repo" >"$work/build.log" 2>&1 ||
+"$python" -m build --outdir "$work/dist" "$repo" >"$work/build.log" 2>&1 ||
   { cat "$work/build.log"; fail "python -m build"; }
 wheel=$(ls "$work"/dist/tapegrad-*.whl)
 sdist=$(ls "$work"/dist/tapegrad-*.tar.gz)
