@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import os
 import warnings
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # importlib.metadata costs ~20 ms: loaded only to explain a clash
+if TYPE_CHECKING:  # pathlib and importlib.metadata cost ~20 ms: loaded only to explain a clash
     import importlib.metadata
+    from pathlib import Path
 
 # Files and folders that HIPS autograd installs and tapegrad's autograd never has.
 HIPS_MODULES = ("core.py", "differential_operators.py", "tracer.py", "numpy", "scipy")
@@ -61,6 +61,7 @@ def owners(path: str | os.PathLike[str]) -> list[str]:
     distribution's ``direct_url.json`` counts as that distribution's.
     """
     import importlib.metadata
+    from pathlib import Path
 
     target = Path(path).resolve()
     found = []
@@ -87,6 +88,7 @@ def owners(path: str | os.PathLike[str]) -> list[str]:
 def _editable_source(dist: importlib.metadata.Distribution) -> Path | None:
     """The source folder of an editable install (PEP 610 ``direct_url.json``), else None."""
     import json
+    from pathlib import Path
     from urllib.parse import unquote, urlparse
 
     text = dist.read_text("direct_url.json")
