@@ -48,7 +48,14 @@ MAX_CLASSES = 100
 MAX_PARAMETERS = 1_000_000
 
 # What a run writes; an existing --out folder holding anything else is not replaced.
-RUN_FILES = ("model.json", "history.json", "history.csv", "loss.png", "decision_boundary.png")
+RUN_FILES = (
+    "model.json",
+    "history.json",
+    "history.csv",
+    "loss.png",
+    "decision_boundary.png",
+    "training.html",  # the training player, where this version writes one
+)
 
 
 class TrainNotice(UserWarning):
@@ -454,17 +461,18 @@ def _finish(args, model, data, train, val, loss, lr, history, seconds, out, stag
 
 
 def _divergence_reason(args, lr: float, history) -> str:
-    """Why, in the options' terms: fit's own message, and which option to change."""
-    said = getattr(history, "stop_message", None)  # fit's explanation, where it gives one
-    if args.l2 and args.optimizer == "sgd" and lr * args.l2 > 1:
-        # The penalty's own step p <- p (1 - 2 lr l2) grows |p| once lr * l2 > 1.
-        hint = (
-            f"--l2 {args.l2:g} is too large for --lr {lr:g}: with lr * l2 = {lr * args.l2:.3g} "
-            "> 1 each SGD step overshoots the penalty's minimum; use a smaller --l2"
+    """Why, in the options' terms: fit's message (where it gives one), or the option to change."""
+    said = getattr(history, "stop_message", None)  # fit's explanation, in newer versions
+    if args.optimizer == "sgd" and args.l2 >= 1 and lr * args.l2 > 1:
+        # The penalty's own step p <- p (1 - 2 lr l2) grows |p| once lr * l2 > 1; with an
+        # unusual l2 (micrograd's is 1e-4) that is the cause, whatever the learning rate.
+        what = f"{said.split('. ')[0]}. " if said else ""
+        return (
+            f"{what}--l2 {args.l2:g} is too large for --lr {lr:g}: with lr * l2 = "
+            f"{lr * args.l2:.3g} > 1 each SGD step overshoots the penalty's minimum; "
+            "use a smaller --l2"
         )
-    else:
-        hint = f"try a smaller --lr (now {lr:g})"
-    return f"{said}; {hint}" if said else hint
+    return said or f"try a smaller --lr (now {lr:g})"
 
 
 # The output folder ---------------------------------------------------------------------------

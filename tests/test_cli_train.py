@@ -385,3 +385,23 @@ def test_a_folder_that_cannot_be_written_is_exit_1_in_a_subprocess(tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith("tapegrad train: cannot write the output folder")
     assert "Traceback" not in result.stderr
+
+
+def test_the_divergence_reason_uses_fits_message_and_blames_l2_when_l2_is_the_cause():
+    from types import SimpleNamespace
+
+    said = (
+        "epoch 2: the loss is inf; training diverged (the weights are those before the step "
+        "that diverged). Try a smaller learning rate (now 1), or a smaller l2 (now 1e+300)"
+    )
+    sgd = SimpleNamespace(l2=1e300, optimizer="sgd")
+    reason = _train_cmd._divergence_reason(sgd, 1.0, SimpleNamespace(stop_message=said))
+    assert reason.startswith("epoch 2: the loss is inf; training diverged (the weights")
+    assert "--l2 1e+300 is too large for --lr 1" in reason and "learning rate" not in reason
+    small_l2 = SimpleNamespace(l2=1e-4, optimizer="sgd")
+    assert (
+        _train_cmd._divergence_reason(small_l2, 1e200, SimpleNamespace(stop_message=said)) == said
+    )
+    no_message = SimpleNamespace()  # a History without stop_message
+    reason = _train_cmd._divergence_reason(small_l2, 1e200, no_message)
+    assert reason == "try a smaller --lr (now 1e+200)"
