@@ -15,8 +15,11 @@ line of the log when verbose.
 from __future__ import annotations
 
 import math
+import os
+import sys
 import time
 import warnings
+from types import FrameType
 
 from autograd import Value, no_grad
 
@@ -25,6 +28,8 @@ from .data import Dataset
 from .layers import Dropout
 from .objective import score
 
+_NN_FOLDER = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
 
 class CompileFallbackWarning(UserWarning):
     """``fit(compile=True)`` trains eagerly: the numbers are right, only slower."""
@@ -32,7 +37,12 @@ class CompileFallbackWarning(UserWarning):
 
 def _fell_back(message: str, notice) -> None:
     """Say that training went eager: a warning always, and the log line when verbose."""
-    warnings.warn(message, CompileFallbackWarning, stacklevel=4)
+    # Point the warning at the caller's fit(...) line: the first frame outside nn.
+    level = 1
+    frame: FrameType | None = sys._getframe(0)
+    while frame is not None and frame.f_code.co_filename.startswith(_NN_FOLDER):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(message, CompileFallbackWarning, stacklevel=level)
     if notice is not None:
         notice(message)
 
