@@ -8,6 +8,7 @@ Context variables make each thread and each async task see its own mode.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -34,7 +35,7 @@ def creation_watcher():
 
 
 @contextmanager
-def no_grad():
+def no_grad() -> Iterator[None]:
     """Inside this block, ops compute values but record no graph (for evaluation)."""
     token = MODE.set((False, MODE.get()[1]))
     try:
@@ -44,7 +45,7 @@ def no_grad():
 
 
 @contextmanager
-def enable_grad():
+def enable_grad() -> Iterator[None]:
     """Record graphs again inside a ``no_grad()`` block."""
     token = MODE.set((True, MODE.get()[1]))
     try:

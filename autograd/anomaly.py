@@ -32,7 +32,9 @@ import linecache
 import math
 import os
 import sys
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from types import FrameType
 from typing import NamedTuple
 
 from ._mode import creation_site, record_site, watch_creation
@@ -65,7 +67,15 @@ class AnomalyError(FloatingPointError):
     input values and ``site`` the ``Site`` that created the node (or None).
     """
 
-    def __init__(self, message: str, *, phase=None, op=None, operands=(), site=None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        phase: str | None = None,
+        op: str | None = None,
+        operands: Sequence[float] = (),
+        site: Site | None = None,
+    ) -> None:
         super().__init__(message)
         self.phase = phase
         self.op = op
@@ -74,7 +84,7 @@ class AnomalyError(FloatingPointError):
 
 
 def _user_site() -> Site | None:
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
         frame = frame.f_back
     if frame is None:
@@ -149,7 +159,7 @@ class _Watcher:
 
 
 @contextmanager
-def detect_anomaly():
+def detect_anomaly() -> Iterator[None]:
     """Inside this block, raise ``AnomalyError`` at the first NaN or inf, naming its source line.
 
     For example ``Value(0.0) * Value(float("inf"))`` inside the block raises

@@ -53,8 +53,10 @@ import sys
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
 from . import engine
 from .ops import OPS
@@ -167,7 +169,7 @@ class _Sym:
     def __ne__(self, other):
         return _Sym("cmp", "!=", self, _sym(other))
 
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]  # compares build symbols: not hashable
 
     def __bool__(self) -> bool:
         # Python asks for a truth value at a branch: the explorer chooses the side.
@@ -393,8 +395,8 @@ class _Renderer:
         if kind == "if":
             cond, a, b = args
             if self.numpy:
-                parts = (self.text(x, names, out) for x in (cond, a, b))
-                return "where({}, {}, {})".format(*parts), _ATOM
+                texts = (self.text(x, names, out) for x in (cond, a, b))
+                return "where({}, {}, {})".format(*texts), _ATOM
             yes = self.wrap(a, names, out, _PREC["if"])
             test = self.wrap(cond, names, out, _PREC["if"])
             no = self.wrap(b, names, out, _PREC["if"])
@@ -684,7 +686,9 @@ def _record(fn, example_inputs, params, wrt, allow_data_reads: bool):
     if not callable(fn):
         raise TypeError(f"{who}: fn must be a function, got {type(fn).__name__} {fn!r}")
     names = _arg_names(fn, len(example_inputs))
-    args, leaves, shapes = [], [], []
+    args: list = []
+    leaves: list[list[Value]] = []
+    shapes: list[int | None] = []
     for name, x in zip(names, example_inputs):
         if isinstance(x, (list, tuple)):
             row = [_as_input(who, f"{name}[{j}]", e, f"{name}[{j}]") for j, e in enumerate(x)]
@@ -867,7 +871,8 @@ def _names_lines(names: list[str], indent: str, rhs: str, width: int = 96) -> st
     flat = f"{indent}{', '.join(names)} = {rhs}"
     if len(flat) <= width:
         return flat
-    rows, row = [], []
+    rows: list = []
+    row: list = []
     for name in names:
         if row and len(indent) + 1 + len(", ".join([*row, name])) > width:
             rows.append(", ".join(row))
@@ -1049,7 +1054,8 @@ def _return_line(value: str, grads: list[str], width: int = 96) -> str:
     flat = f"    return {value}, [{', '.join(grads)}]"
     if len(flat) <= width:
         return flat
-    rows, row = [], []
+    rows: list = []
+    row: list = []
     for g in grads:
         if row and 8 + len(", ".join([*row, g])) > width:
             rows.append(", ".join(row))
@@ -1138,7 +1144,7 @@ class Tape:
         self._signature = program.signature() if check else None
         self._one = _Flavour(program, numpy=False, summed=False)
         self._sum: _Flavour | None = None
-        self._batch = None  # built by autograd.batch on first use
+        self._batch: Any = None  # built by autograd.batch on first use
         self.value = program.data[program.root]
         self.build_seconds = 0.0
 
@@ -1311,7 +1317,9 @@ class Tape:
         """The eager engine's error for a failure inside the generated code."""
         # The outermost frame of the generated file is the tape function (inner ones
         # are the forward helpers of its header).
-        tb, frame, line = err.__traceback__, None, None
+        tb = err.__traceback__
+        frame: Any = None  # the tape function's frame, once found
+        line: Any = None
         while tb is not None and frame is None:
             if tb.tb_frame.f_code.co_filename == flavour.filename:
                 frame, line = tb.tb_frame, tb.tb_lineno
@@ -1480,6 +1488,7 @@ class CompiledLoss:
 
     def _trace(self, x, y, static: bool) -> Tape:
         model, loss_fn = self.model, self.loss_fn
+        sample_loss: Callable[..., Value]
         if static:
 
             def sample_loss(x):
@@ -1554,7 +1563,9 @@ class CompiledLoss:
             groups: dict = {}
             for x, y in zip(X, Y):
                 groups.setdefault(y, []).append(x)
-            parts = [(self._tape(y, xs[0]), (xs,)) for y, xs in groups.items()]
+            parts: list[tuple[Tape, tuple]] = [
+                (self._tape(y, xs[0]), (xs,)) for y, xs in groups.items()
+            ]
         else:
             parts = [(self._tape(None, None), (X, Y))]
         for tape, columns in parts:

@@ -13,6 +13,9 @@ player record the same pass step by step."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from ._mode import (
     MODE,
     creation_site,
@@ -24,6 +27,9 @@ from ._mode import (
     watch_creation,
 )
 from .ops import OPS, rule_for
+
+if TYPE_CHECKING:  # value.py imports this module: the name is for annotations only
+    from .value import Value
 
 __all__ = [
     "backward",
@@ -41,18 +47,18 @@ __all__ = [
 ]
 
 
-def topological_order(root) -> list:
+def topological_order(root: Value) -> list[Value]:
     """Every node reachable from ``root``, each after all of its parents.
 
     Iterative depth-first search with an explicit stack, so depth is limited
     by memory, not by Python's recursion limit.  Parents are visited in
     operand order, so the order is the same on every run.
     """
-    order = []
-    visited = set()
+    order: list = []
+    visited: set = set()
     # A None pushed above a node means "every parent of the node below has been
     # emitted": popping it emits that node.  Cheaper than a (node, flag) pair per entry.
-    stack = [root]
+    stack: list = [root]
     # Bound methods as locals: this loop runs once per node of every graph.
     push, pop, emit, mark = stack.append, stack.pop, order.append, visited.add
     while stack:
@@ -83,7 +89,7 @@ def local_derivatives(node, graph: bool = False) -> tuple:
     """
     row = OPS.get(node._op)
     if row is None:
-        rule_for(node._op)  # raises, naming the op that has no rule
+        raise AssertionError(rule_for(node._op))  # rule_for raises, naming the op
     parents = node._parents
     try:
         if graph:
@@ -148,7 +154,7 @@ def backward_pass(root, order=None, on_step=None) -> None:
         leaf.grad += before
 
 
-def backward(root, create_graph: bool = False):
+def backward(root: Value, create_graph: bool = False) -> dict[Value, Value] | None:
     """Set ``node.grad = d(root)/d(node)`` for every node of root's graph.
 
     The seed is ``root.grad = 1``.  Grads of non-leaf nodes are reset first,
@@ -195,7 +201,7 @@ def _graph_gradients(root, order) -> dict:
     return grads
 
 
-def gradients(output, inputs, create_graph: bool = False) -> list:
+def gradients(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> list:
     """d(output)/d(x) for each x in ``inputs``, leaving every ``.grad`` as it was.
 
     Floats by default; with ``create_graph=True``, Values that can be

@@ -16,6 +16,7 @@ import ast
 import math
 import operator
 from collections.abc import Mapping
+from typing import Any
 
 from .engine import no_grad
 from .value import Value, constant
@@ -117,7 +118,7 @@ def _number(text: str, node: ast.AST) -> float | None:
         node = node.operand
     if isinstance(node, ast.Constant) and type(node.value) in (int, float):
         try:
-            value = float(node.value)
+            value = float(node.value)  # type: ignore[arg-type]  # an int or a float (above)
         except OverflowError:
             raise _refuse(text, node, "a number this large") from None
         if not math.isfinite(value):
@@ -229,16 +230,16 @@ def parse(text: str, names: Mapping | None = None) -> ast.Expression:
     if lead:
         for node in ast.walk(tree):
             if getattr(node, "lineno", None) == 1:
-                node.col_offset += lead
+                node.col_offset += lead  # type: ignore[attr-defined]
             if getattr(node, "end_lineno", None) == 1:
-                node.end_col_offset += lead
+                node.end_col_offset += lead  # type: ignore[attr-defined]
     _check(text, tree, names)
     return tree
 
 
 def variables(tree: ast.Expression) -> list[str]:
     """The names an expression uses, in order of first appearance."""
-    seen = {}
+    seen: dict[tuple[int, int], str] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and node.id not in FUNCTIONS:
             seen.setdefault((node.lineno, node.col_offset), node.id)
@@ -265,7 +266,7 @@ def build(text: str, bindings: Mapping[str, float]) -> tuple[Value, dict[str, Va
 def _build(text: str, root: ast.AST, leaves: dict[str, Value]):
     """Post-order walk with an explicit stack: each node's operands first, then the op."""
     results: dict[int, object] = {}
-    stack = [(root, False)]
+    stack: list[tuple[Any, bool]] = [(root, False)]  # parse() checked each node's kind
     while stack:
         node, ready = stack.pop()
         n = _number(text, node)
@@ -299,7 +300,7 @@ def _build(text: str, root: ast.AST, leaves: dict[str, Value]):
     return results[id(root)]
 
 
-def _apply(text: str, node: ast.AST, args: list):
+def _apply(text: str, node: Any, args: list):
     if isinstance(node, ast.UnaryOp):
         return -args[0] if isinstance(node.op, ast.USub) else args[0]
     if isinstance(node, ast.BinOp):

@@ -115,7 +115,7 @@ def _value_and_grad(f: Callable, argnums, who: str) -> Callable:
     return value_and_grad_f
 
 
-def value_and_grad(f: Callable, argnums=0) -> Callable:
+def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     """``g(*xs) -> (f(*xs), df/dx_i)`` for i = argnums (a tuple of derivatives for a tuple).
 
     Called with numbers it returns numbers.  Called with Values, or from inside
@@ -127,7 +127,7 @@ def value_and_grad(f: Callable, argnums=0) -> Callable:
     return vg
 
 
-def grad(f: Callable, argnums=0) -> Callable:
+def grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     """``grad(f)(*xs) = df/dx_i`` for i = argnums; ``grad(grad(f))`` is the second derivative.
 
     Called with numbers it returns numbers; called with Values (as an outer

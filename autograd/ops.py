@@ -29,7 +29,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
+
+if TYPE_CHECKING:  # value.py imports this module: the names are for annotations only
+    from typing_extensions import TypeIs
+
+    from .value import Value
+
+# The generic functions below: a float (or int) in, a float out; a Value in, a Value out.
+Num = TypeVar("Num", float, "Value")
 
 # Forward helpers -------------------------------------------------------------
 
@@ -49,7 +57,7 @@ def overflow_error(op: str, xs, arg=None, note: str = "") -> OverflowError:
     return OverflowError(f"{op}: result overflows a float: {op}({', '.join(shown)}){extra}")
 
 
-def _is_number(x) -> bool:
+def _is_number(x: object) -> TypeIs[float]:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
@@ -57,52 +65,52 @@ def _is_number(x) -> bool:
 # The rules call these, which is what lets one rule serve both kinds of input.
 
 
-def exp(x):
+def exp(x: Num) -> Num:
     """e ** x."""
     return _exp_fwd((x,), None) if _is_number(x) else x.exp()
 
 
-def log(x):
+def log(x: Num) -> Num:
     """Natural logarithm, defined for x > 0."""
     return _log_fwd((x,), None) if _is_number(x) else x.log()
 
 
-def sqrt(x):
+def sqrt(x: Num) -> Num:
     """Square root, defined for x >= 0."""
     return _sqrt_fwd((x,), None) if _is_number(x) else x.sqrt()
 
 
-def tanh(x):
+def tanh(x: Num) -> Num:
     """Hyperbolic tangent."""
     return math.tanh(x) if _is_number(x) else x.tanh()
 
 
-def sigmoid(x):
+def sigmoid(x: Num) -> Num:
     """Logistic function 1 / (1 + e^-x)."""
     return _sigmoid_fwd((x,), None) if _is_number(x) else x.sigmoid()
 
 
-def softplus(x):
+def softplus(x: Num) -> Num:
     """log(1 + e^x), a smooth ReLU."""
     return _softplus_fwd((x,), None) if _is_number(x) else x.softplus()
 
 
-def relu(x):
+def relu(x: Num) -> Num:
     """max(x, 0)."""
     return _relu_fwd((x,), None) if _is_number(x) else x.relu()
 
 
-def leaky_relu(x, slope: float = 0.01):
+def leaky_relu(x: Num, slope: float = 0.01) -> Num:
     """x for x > 0, slope * x otherwise."""
     return _leaky_fwd((x,), slope) if _is_number(x) else x.leaky_relu(slope)
 
 
-def sin(x):
+def sin(x: Num) -> Num:
     """Sine."""
     return _sin_fwd((x,), None) if _is_number(x) else x.sin()
 
 
-def cos(x):
+def cos(x: Num) -> Num:
     """Cosine."""
     return _cos_fwd((x,), None) if _is_number(x) else x.cos()
 

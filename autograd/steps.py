@@ -14,8 +14,10 @@ from __future__ import annotations
 import math
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Any, TextIO
 
 from .engine import backward_pass, topological_order
 from .value import Value
@@ -68,7 +70,7 @@ class _Run:
         self.root = root
         self.order = order
         self.names = _names(order)
-        self.start = {}  # grads after the reset and the seed, before any step
+        self.start: dict = {}  # grads after the reset and the seed, before any step
         self.steps: list[Step] = []
         self.total = sum(1 for v in order if not v.is_leaf)
 
@@ -153,7 +155,7 @@ class Step:
         return mimebundle(self)
 
 
-def backward_steps(root: Value):
+def backward_steps(root: Value) -> Iterator[Step]:
     """Run backward on ``root`` one node at a time, yielding a ``Step`` for each, in tape order.
 
     Each step is one step of the engine's own pass (``engine.backward_pass``),
@@ -166,7 +168,7 @@ def backward_steps(root: Value):
     return _steps(root)
 
 
-def _steps(root: Value):
+def _steps(root: Value) -> Iterator[Step]:
     order = topological_order(root)
     run = _Run(root, order)
     # What backward_pass sets before its first step: every grad 0, the seed 1.
@@ -235,7 +237,7 @@ def explain(
     root: Value | None = None,
     *,
     max_paths: int = MAX_LISTED_PATHS,
-    file=None,
+    file: TextIO | None = None,
     quiet: bool = False,
 ) -> Explanation:
     """Print and return how d(root)/d(leaf) follows from the chain rule, with the numbers.
@@ -418,7 +420,7 @@ class GraphStats:
         return {"text/plain": repr(self)}
 
 
-def graph_stats(root: Value, params=None) -> GraphStats:
+def graph_stats(root: Value, params: Any = None) -> GraphStats:
     """Count the graph behind ``root``; ``params`` (Values or a module) count as parameters."""
     _check_root("graph_stats", root)
     if params is not None and hasattr(params, "named_parameters"):

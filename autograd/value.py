@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numbers
 import operator
+from collections.abc import Sequence
+from typing import Any, SupportsFloat
 
 from . import _mode, engine
 from .ops import OPS, overflow_error
@@ -52,7 +54,7 @@ class Value:
 
     __slots__ = ("data", "grad", "label", "_parents", "_op", "_arg", "__weakref__")
 
-    def __init__(self, data, label: str = "") -> None:
+    def __init__(self, data: SupportsFloat, label: str = "") -> None:
         self.data = _check_data(data)
         self.grad = 0.0
         self.label = label
@@ -78,7 +80,7 @@ class Value:
         return self._op
 
     @property
-    def arg(self):
+    def arg(self) -> Any:
         """The op's constant, if any: the exponent of ``x ** n``, the slope of ``leaky_relu``."""
         return self._arg
 
@@ -147,45 +149,45 @@ class Value:
 
     # Functions ------------------------------------------------------------------
 
-    def exp(self):
+    def exp(self) -> Value:
         """e ** self."""
         return _apply("exp", (self,))
 
-    def log(self):
+    def log(self) -> Value:
         """Natural logarithm; raises ValueError for data <= 0."""
         return _apply("log", (self,))
 
-    def sqrt(self):
+    def sqrt(self) -> Value:
         """Square root; raises ValueError for data < 0."""
         return _apply("sqrt", (self,))
 
-    def tanh(self):
+    def tanh(self) -> Value:
         """Hyperbolic tangent."""
         return _apply("tanh", (self,))
 
-    def sigmoid(self):
+    def sigmoid(self) -> Value:
         """1 / (1 + e^-x), stable for any finite input."""
         return _apply("sigmoid", (self,))
 
-    def softplus(self):
+    def softplus(self) -> Value:
         """log(1 + e^x), stable for any finite input."""
         return _apply("softplus", (self,))
 
-    def relu(self):
+    def relu(self) -> Value:
         """max(x, 0)."""
         return _apply("relu", (self,))
 
-    def leaky_relu(self, slope: float = 0.01):
+    def leaky_relu(self, slope: float = 0.01) -> Value:
         """x if x > 0 else slope * x."""
         if not _is_real(slope):
             raise TypeError(f"leaky_relu: slope must be a number, got {slope!r}")
         return _apply("leaky_relu", (self,), float(slope))
 
-    def sin(self):
+    def sin(self) -> Value:
         """Sine."""
         return _apply("sin", (self,))
 
-    def cos(self):
+    def cos(self) -> Value:
         """Cosine."""
         return _apply("cos", (self,))
 
@@ -206,7 +208,7 @@ class Value:
 
     # Gradients ------------------------------------------------------------------
 
-    def backward(self, create_graph: bool = False):
+    def backward(self, create_graph: bool = False) -> dict[Value, Value] | None:
         """Fill ``.grad`` of every node with d(self)/d(node); see ``engine.backward``."""
         return engine.backward(self, create_graph=create_graph)
 
@@ -221,7 +223,7 @@ class Value:
 
         return mimebundle(self)
 
-    def to_svg(self, **options) -> str:
+    def to_svg(self, **options: Any) -> str:
         """This Value's graph as SVG text (needs a renderer; see autograd.viz)."""
         from .viz import to_svg
 
@@ -263,7 +265,7 @@ def _coerce(x):
     return constant(x) if _is_real(x) else None
 
 
-def constant(x) -> Value:
+def constant(x: SupportsFloat) -> Value:
     """A leaf for a plain number used in an expression (``op == 'const'``)."""
     v = Value(x)
     v._op = "const"
@@ -293,7 +295,13 @@ def _apply(op: str, operands: tuple, arg=None) -> Value:
     return out
 
 
-def linear(weights, inputs, bias, *, all_values: bool = False) -> Value:
+def linear(
+    weights: Sequence[Value | float],
+    inputs: Sequence[Value | float],
+    bias: Value | float,
+    *,
+    all_values: bool = False,
+) -> Value:
     """``bias + sum_i weights[i] * inputs[i]`` as one node (one neuron's weighted sum).
 
     Same value and gradients as the loop of ``*`` and ``+``, with 1 node

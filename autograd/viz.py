@@ -27,6 +27,7 @@ import sysconfig
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import engine
 from .engine import topological_order
@@ -249,7 +250,7 @@ def _assign_clusters(order, named, home, uses) -> dict:
     """
     owner = {p: _owner(name) or home for p, name in named.items()}
     owner = {p: o for p, o in owner.items() if o}
-    partial = {}  # an open partial result of a neuron (not yet activated) -> the neuron
+    partial: dict = {}  # an open partial result of a neuron (not yet activated) -> the neuron
 
     for node in order:
         if node.is_leaf:
@@ -274,7 +275,8 @@ def _assign_clusters(order, named, home, uses) -> dict:
 
 def _nearest(root: Value, limit: int) -> list:
     """The ``limit`` Values closest to ``root`` (breadth-first over parents), in visit order."""
-    kept, seen, queue = [], {root}, deque([root])
+    kept: list[Value] = []
+    seen, queue = {root}, deque([root])
     while queue and len(kept) < limit:
         node = queue.popleft()
         kept.append(node)
@@ -303,8 +305,8 @@ def layout(
     rankdir: str = "LR",
     precision: int = 4,
     edge_labels: bool = False,
-    params=None,
-    module=None,
+    params: Any = None,
+    module: Any = None,
     clusters: bool | None = None,
     legend: bool = False,
     highlight: Value | None = None,
@@ -632,17 +634,17 @@ def _graph_class():
                 or raise_if_result_exists
                 or overwrite_source
             ):
-                return super().render(
+                return super().render(  # by keyword: graphviz deprecates positional options
                     filename,
-                    directory,
-                    view,
-                    cleanup,
-                    format,
-                    renderer,
-                    formatter,
-                    neato_no_op,
-                    quiet,
-                    quiet_view,
+                    directory=directory,
+                    view=view,
+                    cleanup=cleanup,
+                    format=format,
+                    renderer=renderer,
+                    formatter=formatter,
+                    neato_no_op=neato_no_op,
+                    quiet=quiet,
+                    quiet_view=quiet_view,
                     outfile=outfile,
                     engine=engine,
                     raise_if_result_exists=raise_if_result_exists,
@@ -698,7 +700,7 @@ def emit_digraph(drawing: Drawing):
     return dot
 
 
-def to_dot(root: Value, **options) -> str:
+def to_dot(root: Value, **options: Any) -> str:
     """The DOT source of ``root``'s graph (plain text; needs no third-party package)."""
     return emit_dot(layout(root, **options))
 
@@ -709,14 +711,14 @@ def draw_dot(
     rankdir: str = "LR",
     precision: int = 4,
     edge_labels: bool = False,
-    params=None,
-    module=None,
+    params: Any = None,
+    module: Any = None,
     clusters: bool | None = None,
     legend: bool = False,
     highlight: Value | None = None,
     max_nodes: int | None = 200,
     ids: bool = False,
-):
+) -> Any:
     """``root``'s computation graph as a ``graphviz.Digraph`` (displays inline in Jupyter).
 
     Options: ``rankdir`` "LR" or "TB"; ``precision`` decimals of data and grad;
@@ -827,7 +829,9 @@ def to_svg(obj, **options) -> str:
     return _run(_dot_source(obj, **options), "svg").decode("utf-8")
 
 
-def render(obj, path, format: str | None = None, **options) -> str:
+def render(
+    obj: Any, path: str | os.PathLike[str], format: str | None = None, **options: Any
+) -> str:
     """Write a picture of ``obj`` to ``path`` and return the path.
 
     ``format`` is one of svg, png, pdf, dot, taken from the file extension

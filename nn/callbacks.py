@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .history import History, check_monitor
+
+if TYPE_CHECKING:
+    from .module import Module
 
 
 class Callback:
     """Hooks called by ``fit``; ``on_epoch_end`` returns True to stop training."""
 
-    def on_train_begin(self, model, history: History) -> None:
+    def on_train_begin(self, model: Module, history: History) -> None:
         """Called once before the first epoch."""
 
-    def on_epoch_end(self, model, history: History) -> bool | None:
+    def on_epoch_end(self, model: Module, history: History) -> bool | None:
         """Called after each epoch is recorded; True stops training."""
         return None
 
-    def on_train_end(self, model, history: History) -> None:
+    def on_train_end(self, model: Module, history: History) -> None:
         """Called once at the end, also after early stopping or Ctrl-C."""
 
 
@@ -28,7 +32,7 @@ class FunctionCallback(Callback):
     def __init__(self, fn: Callable) -> None:
         self.fn = fn
 
-    def on_epoch_end(self, model, history: History) -> bool | None:
+    def on_epoch_end(self, model: Module, history: History) -> bool | None:
         return self.fn(model, history)
 
 
@@ -73,7 +77,7 @@ class EarlyStopping(Callback):
         self.restore_best = bool(restore_best)
         self.on_train_begin(None, None)
 
-    def on_train_begin(self, model, history) -> None:
+    def on_train_begin(self, model: Module | None, history: History | None) -> None:
         """Forget any previous run."""
         self.best: float | None = None
         self.best_epoch: int | None = None
@@ -90,7 +94,7 @@ class EarlyStopping(Callback):
             return value < self.best - self.min_delta
         return value > self.best + self.min_delta
 
-    def on_epoch_end(self, model, history: History) -> bool:
+    def on_epoch_end(self, model: Module, history: History) -> bool:
         """Track the best value; True once ``patience`` epochs passed without improvement."""
         value = getattr(history, self.monitor)[-1]
         if value is None:
@@ -109,7 +113,7 @@ class EarlyStopping(Callback):
             return True
         return False
 
-    def on_train_end(self, model, history: History) -> None:
+    def on_train_end(self, model: Module, history: History) -> None:
         """Put back the best weights, if they are not the ones the model has."""
         if (
             self.restore_best

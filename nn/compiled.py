@@ -7,13 +7,19 @@ numbers as eager training, up to the rounding of sums taken in another order
 (so an output that sits within rounding of the decision threshold, e.g. a
 bias alone where every hidden ReLU is off, may be counted differently by the
 accuracy).  Whenever a tape cannot stand for the model (see ``Compiled``),
-training is eager instead, with a notice: never a wrong number.
+training is eager instead, with a notice: never a wrong number.  The notice
+is a ``CompileFallbackWarning`` always (also with ``verbose=False``), and a
+line of the log when verbose.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import sys
 import time
+import warnings
+from types import FrameType
 
 from autograd import Value, no_grad
 
@@ -21,6 +27,24 @@ from . import functional as F
 from .data import Dataset
 from .layers import Dropout
 from .objective import score
+
+_NN_FOLDER = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+class CompileFallbackWarning(UserWarning):
+    """``fit(compile=True)`` trains eagerly: the numbers are right, only slower."""
+
+
+def _fell_back(message: str, notice) -> None:
+    """Say that training went eager: a warning always, and the log line when verbose."""
+    # Point the warning at the caller's fit(...) line: the first frame outside nn.
+    level = 1
+    frame: FrameType | None = sys._getframe(0)
+    while frame is not None and frame.f_code.co_filename.startswith(_NN_FOLDER):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(message, CompileFallbackWarning, stacklevel=level)
+    if notice is not None:
+        notice(message)
 
 
 class CannotCompile(Exception):
@@ -98,7 +122,7 @@ class Compiled:
             return loss_fn([out], [y])
 
         # Record every label's tape now, not mid-training; the replays' gradients are discarded.
-        first = {}
+        first: dict = {}
         for x, y in zip(data.X, data.y, strict=True):
             first.setdefault(y, x)
         (y0, x0), *others = first.items()
@@ -124,11 +148,10 @@ class Compiled:
     def _fall_back(self, err: BaseException) -> None:
         self.failed = True
         self.compiled = False
-        if self.notice is not None:
-            self.notice(
-                f"fit: training eagerly from here on, a compiled tape failed: "
-                f"{_first_sentence(err)}"
-            )
+        _fell_back(
+            f"fit: training eagerly from here on, a compiled tape failed: {_first_sentence(err)}",
+            self.notice,
+        )
 
     def step(self, batch: Dataset) -> tuple[float, list]:
         """(objective, outputs) of one batch, as ``Eager.step``, on the tapes."""
@@ -205,10 +228,10 @@ def compiled_or_eager(eager, data: Dataset, notice):
     try:
         trainer = Compiled(eager, data, notice)
     except (CannotCompile, TraceError) as err:
-        if notice is not None:
-            notice(
-                f"fit: training eagerly, compile=True cannot be used here: {_first_sentence(err)}"
-            )
+        _fell_back(
+            f"fit: training eagerly, compile=True cannot be used here: {_first_sentence(err)}",
+            notice,
+        )
         return eager
     if notice is not None:
         notice(

@@ -13,10 +13,15 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeAlias
 
 DATASETS = ("moons", "circles", "spiral", "xor", "blobs")
+
+
+# What the training functions accept as data: a Dataset, or an (X, y) pair of sequences.
+DataLike: TypeAlias = "Dataset | tuple[Sequence[Sequence[float]], Sequence[Any]] | list[Any]"
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,7 @@ class Dataset:
         """Number of features per point."""
         return len(self.X[0]) if self.X else 0
 
-    def subset(self, indices) -> Dataset:
+    def subset(self, indices: Iterable[int]) -> Dataset:
         """A new Dataset with the points at ``indices``, in that order."""
         idx = list(indices)
         return Dataset(
@@ -68,7 +73,7 @@ class Dataset:
         return Dataset(self.X, [2 * v - 1 for v in self.y], self.name, self.n_classes)
 
 
-def as_dataset(data) -> Dataset:
+def as_dataset(data: DataLike) -> Dataset:
     """A Dataset from a Dataset or an ``(X, y)`` pair."""
     if isinstance(data, Dataset):
         return data
@@ -216,7 +221,13 @@ def _check_classes(classes) -> int:
 
 def make(name: str, **kwargs) -> Dataset:
     """The generator called ``name`` (one of DATASETS) with the given keyword arguments."""
-    generators = {"moons": moons, "circles": circles, "spiral": spiral, "xor": xor, "blobs": blobs}
+    generators: dict[str, Callable[..., Dataset]] = {
+        "moons": moons,
+        "circles": circles,
+        "spiral": spiral,
+        "xor": xor,
+        "blobs": blobs,
+    }
     if name not in generators:
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     return generators[name](**kwargs)
@@ -225,7 +236,9 @@ def make(name: str, **kwargs) -> Dataset:
 # Splits and batches ------------------------------------------------------------------------
 
 
-def train_val_split(data, val_fraction: float = 0.2, seed: int = 0) -> tuple[Dataset, Dataset]:
+def train_val_split(
+    data: DataLike, val_fraction: float = 0.2, seed: int = 0
+) -> tuple[Dataset, Dataset]:
     """Shuffle, then hold out round(val_fraction * n) points for validation: (train, val)."""
     data = as_dataset(data)
     if (
@@ -244,7 +257,12 @@ def train_val_split(data, val_fraction: float = 0.2, seed: int = 0) -> tuple[Dat
     return data.subset(order[n_val:]), data.subset(order[:n_val])
 
 
-def batches(data, batch_size=None, shuffle: bool = True, seed=0) -> Iterator[Dataset]:
+def batches(
+    data: DataLike,
+    batch_size: int | None = None,
+    shuffle: bool = True,
+    seed: int | random.Random = 0,
+) -> Iterator[Dataset]:
     """Mini-batches of ``batch_size`` points (the last may be smaller); None is one full batch.
 
     ``seed`` may be a ``random.Random`` to draw a new order on every call (one per epoch).

@@ -14,7 +14,9 @@ import csv
 import io
 import json
 import math
+import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from .io import write_text_atomic
 
@@ -88,15 +90,17 @@ class History:
             keras["val_accuracy"] = list(self.val_acc)
         return keras
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Plain lists and flags, ready for JSON (NaN and inf become None, see ``non_finite``)."""
-        doc = {name: [_finite_or_none(v) for v in getattr(self, name)] for name in COLUMNS}
+        doc: dict[str, Any] = {
+            name: [_finite_or_none(v) for v in getattr(self, name)] for name in COLUMNS
+        }
         for flag in FLAGS:
             doc[flag] = getattr(self, flag)
         doc["non_finite"] = self.non_finite()
         return doc
 
-    def non_finite(self) -> dict:
+    def non_finite(self) -> dict[str, dict[str, str]]:
         """{column: {epoch index as a string: 'nan', 'inf' or '-inf'}} for each non-finite entry."""
         table = {}
         for name in COLUMNS:
@@ -109,7 +113,7 @@ class History:
                 table[name] = found
         return table
 
-    def save(self, path) -> None:
+    def save(self, path: str | os.PathLike[str]) -> None:
         """Write the history to ``path`` as JSON (.json) or CSV (.csv), atomically."""
         name = str(path)
         if name.endswith(".json"):

@@ -45,7 +45,7 @@ MAX_FILE_BYTES = 64 * MAX_PARAMETERS
 class ModelFileError(ValueError):
     """A model file that cannot be loaded: not JSON, wrong format, shapes or values."""
 
-    def __init__(self, path, problem: str) -> None:
+    def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
         super().__init__(f"{os.fspath(path)}: {problem}")
         self.path = os.fspath(path)
         self.problem = problem
@@ -71,7 +71,7 @@ def write_text_atomic(path, text: str) -> None:
         raise
 
 
-def save(model: MLP, path) -> None:
+def save(model: MLP, path: str | os.PathLike[str]) -> None:
     """Write ``model``'s architecture and parameters to ``path`` as JSON, atomically."""
     if not isinstance(model, MLP):
         raise TypeError(
@@ -316,7 +316,7 @@ def _few(names: list[str], limit: int = 3) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-def load(path) -> MLP:
+def load(path: str | os.PathLike[str]) -> MLP:
     """A new MLP rebuilt from a file written by ``save``."""
     with _collector_paused():
         doc = _read(path)
@@ -328,7 +328,7 @@ def load(path) -> MLP:
     return model
 
 
-def load_into(model: MLP, path) -> MLP:
+def load_into(model: MLP, path: str | os.PathLike[str]) -> MLP:
     """Load a file's parameters into ``model``, after checking it matches; returns the model.
 
     The file must describe the same layer sizes and activations.  Nothing

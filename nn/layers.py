@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
+from typing import Any
 
 from autograd import Value, constant, linear
 
@@ -117,7 +119,7 @@ class Neuron(Module):
         """Number of inputs."""
         return len(self.w)
 
-    def forward(self, x):
+    def forward(self, x: Sequence[Value | float]) -> Value:
         """act(b + sum_i w_i x_i) for a list of ``nin`` Values or numbers."""
         x = _check_inputs(self, x, len(self.w))
         return self._forward([v if isinstance(v, Value) else constant(v) for v in x])
@@ -146,7 +148,7 @@ class Layer(Module):
         *,
         seed: int | None = None,
         rng: random.Random | None = None,
-        **kwargs,
+        **kwargs: Any,
     ) -> None:
         _check_size("Layer: nin", nin)
         _check_size("Layer: nout", nout)
@@ -169,7 +171,7 @@ class Layer(Module):
         """The activation of this layer's neurons."""
         return self.neurons[0].activation
 
-    def forward(self, x) -> list:
+    def forward(self, x: Sequence[Value | float]) -> list[Value]:
         """[neuron(x) for each neuron]: a list even when there is one neuron."""
         x = _check_inputs(self, x, self.nin)
         # Wrap plain numbers once, so the neurons share one input node per feature.
@@ -188,13 +190,15 @@ class Dropout(Module):
     the graph; in evaluation mode (``model.eval()``) the input passes unchanged.
     """
 
-    def __init__(self, p: float = 0.5, *, seed: int | None = None, rng=None) -> None:
+    def __init__(
+        self, p: float = 0.5, *, seed: int | None = None, rng: random.Random | None = None
+    ) -> None:
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
             raise ValueError(f"Dropout: p must be a number in [0, 1), got {p!r}")
         self.p = float(p)
         self._rng = make_rng(seed, rng)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         """The input (a Value or a list of Values) with the training-mode mask applied."""
         if not self.training or self.p == 0.0:
             return x
@@ -224,9 +228,9 @@ class MLP(Module):
     def __init__(
         self,
         nin: int,
-        nouts,
+        nouts: Sequence[int],
         *,
-        activation="relu",
+        activation: str | Sequence[str] = "relu",
         init: str = "uniform",
         dropout: float = 0.0,
         fused: bool = True,
@@ -279,7 +283,7 @@ class MLP(Module):
             "dropout": self.dropout.p if self.dropout is not None else 0.0,
         }
 
-    def forward(self, x):
+    def forward(self, x: Sequence[Value | float]) -> Any:  # a Value, or a list of them
         """Run the layers in turn; one Value if the last layer has one neuron, else a list."""
         last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):

@@ -13,8 +13,8 @@ from __future__ import annotations
 import difflib
 import math
 import numbers
-from collections.abc import Iterator
-from typing import NamedTuple
+from collections.abc import Iterator, Mapping
+from typing import Any, NamedTuple
 
 from autograd import Value
 
@@ -42,7 +42,7 @@ class Module:
 
     # Finding parameters and children ------------------------------------------------
 
-    def _members(self) -> Iterator[tuple[str, object]]:
+    def _members(self) -> Iterator[tuple[str, Value | Module]]:
         """(name, Value or Module) for each public attribute, lists numbered, in order."""
         for name, value in vars(self).items():
             if name.startswith("_"):
@@ -139,11 +139,11 @@ class Module:
 
     # Running ------------------------------------------------------------------------
 
-    def forward(self, *args, **kwargs):
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
         """The computation of this module; subclasses define it."""
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)
 
     def zero_grad(self) -> None:
@@ -169,7 +169,9 @@ class Module:
         """{dotted name: float} for every parameter, in ``named_parameters`` order."""
         return {name: p.data for name, p in self.named_parameters()}
 
-    def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
+    def load_state_dict(
+        self, state_dict: Mapping[str, float], strict: bool = True
+    ) -> IncompatibleKeys:
         """Copy numbers from ``state_dict`` into the parameters of the same names.
 
         Every value is checked first (a finite int or float) and nothing changes

@@ -20,7 +20,8 @@ from collections.abc import Callable
 from autograd import Value, no_grad
 
 from . import functional as F
-from .data import Dataset, as_dataset
+from .data import DataLike, Dataset, as_dataset
+from .module import Module
 
 LOSSES = ("hinge", "mse", "bce", "cross_entropy")
 
@@ -119,7 +120,11 @@ def resolve_loss(loss, data: Dataset) -> tuple[Callable, float]:
 
 
 def evaluate(
-    model, data, loss="hinge", l2: float = 0.0, threshold: float | None = None
+    model: Module,
+    data: DataLike,
+    loss: str | Callable = "hinge",
+    l2: float = 0.0,
+    threshold: float | None = None,
 ) -> tuple[float, float]:
     """(loss, accuracy) of ``model`` on ``data``, in evaluation mode and under ``no_grad``.
 

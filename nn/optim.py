@@ -8,6 +8,7 @@ given; ``opt.lr`` can be changed at any time (the schedules do so).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 from autograd import Value
 
@@ -37,7 +38,7 @@ def _in_unit_interval(owner: str, name: str, value) -> float:
 class Optimizer:
     """Base class: holds the parameters and the learning rate; subclasses define ``step``."""
 
-    def __init__(self, params, lr) -> None:
+    def __init__(self, params: Iterable[Value], lr: float) -> None:
         name = type(self).__name__
         self.params = list(params)
         if not self.params:
@@ -75,7 +76,14 @@ class SGD(Optimizer):
     first step), then g = g + mu * b (Nesterov) or g = b;  finally p = p - lr * g.
     """
 
-    def __init__(self, params, lr, momentum=0.0, nesterov=False, weight_decay=0.0) -> None:
+    def __init__(
+        self,
+        params: Iterable[Value],
+        lr: float,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+    ) -> None:
         super().__init__(params, lr)
         self.momentum = _in_unit_interval("SGD", "momentum", momentum)
         self.weight_decay = _at_least_zero("SGD", "weight_decay", weight_decay)
@@ -90,13 +98,14 @@ class SGD(Optimizer):
         """p = p - lr * g with momentum and weight decay as above."""
         lr, mu, wd = self.lr, self.momentum, self.weight_decay
         first = self.buffers is None
-        if mu and first:
+        if mu and self.buffers is None:
             self.buffers = [0.0] * len(self.params)
+        buffers = self.buffers or []
         for i, p in enumerate(self.params):
             g = p.grad + wd * p.data if wd else p.grad
             if mu:
-                b = g if first else mu * self.buffers[i] + g
-                self.buffers[i] = b
+                b = g if first else mu * buffers[i] + g
+                buffers[i] = b
                 g = g + mu * b if self.nesterov else b
             p.data -= lr * g
 
@@ -110,7 +119,14 @@ class Adam(Optimizer):
 
     decoupled = False
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0) -> None:
+    def __init__(
+        self,
+        params: Iterable[Value],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
         super().__init__(params, lr)
         name = type(self).__name__
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
@@ -150,7 +166,14 @@ class AdamW(Adam):
 
     decoupled = True
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2) -> None:
+    def __init__(
+        self,
+        params: Iterable[Value],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+    ) -> None:
         super().__init__(params, lr, betas, eps, weight_decay)
 
 

@@ -229,7 +229,7 @@ def plot_decision_boundary(
 
     # Binary labels may be -1/1 or 0/1: the lower one is class 0, the higher class 1.
     binary = len(labels) <= 2 and all(max(row) <= 1 for row in classes)
-    index = {lab: k for k, lab in enumerate(labels)} if binary else None
+    index = {lab: k for k, lab in enumerate(labels)} if binary else {}
 
     if ax is None:
         fig = _figure(figsize=(5.5, 5), layout="constrained")

@@ -32,25 +32,31 @@ import random
 import sys
 import time
 import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from autograd import no_grad
 
 from . import functional as F
 from .callbacks import Callback, FunctionCallback
-from .data import Dataset, batches
+from .data import DataLike, Dataset, batches
 from .history import History
+from .module import Module
 from .objective import accuracy, check_class_indices, checked_labels, evaluate, resolve_loss
-from .optim import SGD
+from .optim import SGD, LRScheduler, Optimizer
 
 
-def _progress_bar(epochs: int, verbose: bool):
-    """A tqdm bar on a terminal; None when output is redirected or tqdm is missing."""
-    if not verbose or not sys.stdout.isatty():
+def _progress_bar(epochs: int, verbose: bool) -> Any:
+    """A tqdm bar on a terminal or in Jupyter (a widget there); None when output is redirected.
+
+    tqdm is a required dependency, imported only here: ``tqdm.auto`` picks the
+    notebook widget in a Jupyter kernel (whose stdout is not a terminal).
+    """
+    in_jupyter = type(sys.stdout).__module__.startswith("ipykernel")
+    if not verbose or not (in_jupyter or sys.stdout.isatty()):
         return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None
+    from tqdm.auto import tqdm
+
     return tqdm(total=epochs, unit="epoch", leave=False, file=sys.stdout)
 
 
@@ -66,11 +72,9 @@ def _log_line(history: History, epochs: int) -> str:
         f"loss {_fmt_loss(history.train_loss[i])}",
         f"acc {100 * history.train_acc[i]:5.1f}%",
     ]
-    if history.val_loss[i] is not None:
-        parts += [
-            f"val_loss {_fmt_loss(history.val_loss[i])}",
-            f"val_acc {100 * history.val_acc[i]:5.1f}%",
-        ]
+    val_loss, val_acc = history.val_loss[i], history.val_acc[i]
+    if val_loss is not None and val_acc is not None:
+        parts += [f"val_loss {_fmt_loss(val_loss)}", f"val_acc {100 * val_acc:5.1f}%"]
     parts += [f"lr {history.lr[i]:.4g}", f"{history.time[i]:.2f}s"]
     return "  ".join(parts)
 
@@ -180,15 +184,15 @@ class Eager:
 
 
 def fit(
-    model,
-    data,
-    loss="hinge",
-    optimizer=None,
+    model: Module,
+    data: DataLike,
+    loss: str | Callable = "hinge",
+    optimizer: Optimizer | None = None,
     epochs: int = 100,
     batch_size: int | None = None,
-    val=None,
-    callbacks=(),
-    lr_schedule=None,
+    val: DataLike | None = None,
+    callbacks: Sequence[Callback | Callable] = (),
+    lr_schedule: LRScheduler | None = None,
     l2: float = 0.0,
     verbose: bool = True,
     log_every: int | None = None,
@@ -249,9 +253,10 @@ def fit(
                 check_class_indices(val_set, n_outputs, "fit", "validation data")
     cbs = [c if isinstance(c, Callback) else FunctionCallback(c) for c in callbacks]
     for c in cbs:
-        if getattr(c, "monitor", "").startswith("val_") and val_set is None:
+        monitor = getattr(c, "monitor", "")
+        if monitor.startswith("val_") and val_set is None:
             raise ValueError(
-                f"{type(c).__name__} monitors {c.monitor!r} but fit() got no val data: "
+                f"{type(c).__name__} monitors {monitor!r} but fit() got no val data: "
                 "pass val=..., or monitor 'train_loss'"
             )
     if optimizer is None:

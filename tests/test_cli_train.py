@@ -114,18 +114,28 @@ def test_plots_are_written_with_matplotlib(tmp_path, capsys):
 
 def test_without_matplotlib_it_finishes_and_says_how_to_get_plots(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
-    status = main(
-        ["train", "--epochs", "2", "--samples", "20", "--hidden", "4", "--out", str(tmp_path)]
-    )
-    out = capsys.readouterr().out
+    args = ["train", "--epochs", "2", "--samples", "20", "--hidden", "4", "--quiet"]
+    with pytest.warns(_train_cmd.TrainNotice, match=r'pip install "tapegrad\[notebooks\]"'):
+        status = main([*args, "--out", str(tmp_path)])  # from Python: a warning, even --quiet
     assert status == 0
-    assert 'pip install "tapegrad[notebooks]"' in out
+    assert "pip install" not in capsys.readouterr().out  # never on stdout
     # training.html needs no matplotlib: the replay draws its own SVG.
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "history.json",
         "model.json",
         "training.html",
     ]
+
+
+def test_on_the_command_line_a_notice_is_one_plain_line_on_stderr(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    argv = ["tapegrad", "train", "--epochs", "1", *FAST[:4], "--quiet", "--out", str(tmp_path)]
+    monkeypatch.setattr(sys, "argv", argv)
+    assert main() == 0
+    captured = capsys.readouterr()
+    notice = 'no plots: matplotlib is not installed (pip install "tapegrad[notebooks]")'
+    assert captured.err == f"tapegrad: notice: {notice}\n"
+    assert "notice" not in captured.out
 
 
 def test_multiclass_dataset_uses_k_outputs_and_cross_entropy(tmp_path, capsys):
@@ -236,6 +246,11 @@ def test_ctrl_c_saves_what_was_trained_and_exits_130(tmp_path, monkeypatch, caps
         ["--batch-size", "0"],
         ["--samples", "1"],
         ["--unknown-option"],
+        ["--hidden", "50000000"],
+        ["--dataset", "spiral", "--classes", "100000000"],
+        ["--samples", "200000000"],
+        ["--hidden", "2000,2000"],
+        ["--l2", "1e308"],
     ],
 )
 def test_bad_arguments_exit_2_with_usage(args, tmp_path, capsys):
@@ -259,3 +274,139 @@ def test_bad_arguments_exit_2_in_a_subprocess(tmp_path):
     result = run_module("train", "--lr", "-0.5", cwd=tmp_path)
     assert result.returncode == 2
     assert "usage:" in result.stderr and "--lr" in result.stderr and "-0.5" in result.stderr
+
+
+def test_every_option_has_help_text():
+    from nn.cli import build_parser
+
+    parser = build_parser(("train",))
+    train = parser._subparsers._group_actions[0].choices["train"]
+    missing = [a.option_strings for a in train._actions if not a.help]
+    assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--hidden", "50000000"], "at most 10,000 neurons per layer"),
+        (["--dataset", "spiral", "--classes", "100000000"], "--classes: at most 100 is"),
+        (["--samples", "200000000"], "--samples: at most 100,000 is"),
+        (["--hidden", "2000,2000"], "4,010,001 parameters; at most 1,000,000"),
+        (["--l2", "1e308"], "--l2 1e+308: the penalty l2 * sum(p^2) is inf"),
+        (["--out", ""], "--out must name a folder"),
+    ],
+)
+def test_sizes_past_the_bounds_and_bad_values_are_refused_at_once(args, says, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", *args])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert says in err
+    assert "--lr" not in err.split("error:")[1]  # --l2 1e308 is not the learning rate's fault
+
+
+def test_bounds_are_in_the_help(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--samples <= 100,000" in out and "<= 1,000,000 parameters" in out
+    assert "replaced as a whole" in out
+
+
+def _run_files(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_a_second_run_replaces_the_folder_never_mixes_two_runs(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--epochs", "1", *FAST, "--out", str(out)]) == 0
+    assert _run_files(out) == ["history.json", "model.json"]
+    assert (
+        main(["train", "--epochs", "1", *FAST, "--history-format", "csv", "--out", str(out)]) == 0
+    )
+    assert _run_files(out) == ["history.csv", "model.json"]  # no history.json of the first run
+    assert _run_files(tmp_path) == ["run"]  # no staging folder left beside it
+
+
+def test_a_run_that_fails_leaves_the_previous_run_untouched(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "run"
+    assert main(["train", "--epochs", "1", *FAST, "--out", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def broken_fit(*args, **kwargs):
+        raise RuntimeError("a bug in training")
+
+    monkeypatch.setattr(_train_cmd, "fit", broken_fit)
+    with pytest.raises(RuntimeError):
+        main(["train", "--epochs", "1", *FAST, "--out", str(out)])
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert _run_files(tmp_path) == ["run"]
+
+
+def test_a_diverged_run_writes_history_and_model_says_why_and_exits_1(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["--l2", "0", "--lr", "1e200", "--activation", "leaky_relu", "--epochs", "8"]
+    assert main(["train", *args, *FAST, "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "training diverged after 1 epoch: try a smaller --lr (now 1e+200)" in err
+    assert f"wrote {out / 'history.json'}" in err
+    history = json.loads((out / "history.json").read_text())
+    assert history["stop_reason"] == "diverged" and history["epoch"] == [1]
+    assert "model.json" in _run_files(out) or "no model (its weights are not finite)" in err
+
+
+def test_divergence_from_a_huge_l2_is_blamed_on_l2(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--l2", "1e300", "--epochs", "5", *FAST, "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "--l2 1e+300 is too large for --lr 1" in err and "use a smaller --l2" in err
+    assert "smaller --lr" not in err
+    assert (out / "history.json").exists()
+
+
+def test_a_folder_holding_other_files_is_refused_and_left_alone(tmp_path, capsys):
+    folder = tmp_path / "mine"
+    (folder / "model.json").mkdir(parents=True)  # a folder where a file would go
+    (folder / "notes.txt").write_text("keep me")
+    assert main(["train", "--epochs", "1", *FAST, "--out", str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert "holds files that are not from a tapegrad run (model.json/, notes.txt)" in err
+    assert "Traceback" not in err
+    assert (folder / "notes.txt").read_text() == "keep me"
+    assert _run_files(tmp_path) == ["mine"]
+
+
+def test_an_output_folder_under_a_file_is_a_clear_error_exit_1(tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    assert main(["train", "--epochs", "1", *FAST, "--out", str(tmp_path / "afile" / "run")]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot write the output folder {tmp_path / 'afile' / 'run'}" in err
+    assert f"{tmp_path / 'afile'} is a file" in err
+
+
+def test_a_folder_that_cannot_be_written_is_exit_1_in_a_subprocess(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    result = run_module("train", "--epochs", "1", *FAST, "--out", "afile/run", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("tapegrad train: cannot write the output folder")
+    assert "Traceback" not in result.stderr
+
+
+def test_the_divergence_reason_uses_fits_message_and_blames_l2_when_l2_is_the_cause():
+    from types import SimpleNamespace
+
+    said = (
+        "epoch 2: the loss is inf; training diverged (the weights are those before the step "
+        "that diverged). Try a smaller learning rate (now 1), or a smaller l2 (now 1e+300)"
+    )
+    sgd = SimpleNamespace(l2=1e300, optimizer="sgd")
+    reason = _train_cmd._divergence_reason(sgd, 1.0, SimpleNamespace(stop_message=said))
+    assert reason.startswith("epoch 2: the loss is inf; training diverged (the weights")
+    assert "--l2 1e+300 is too large for --lr 1" in reason and "learning rate" not in reason
+    small_l2 = SimpleNamespace(l2=1e-4, optimizer="sgd")
+    assert (
+        _train_cmd._divergence_reason(small_l2, 1e200, SimpleNamespace(stop_message=said)) == said
+    )
+    no_message = SimpleNamespace()  # a History without stop_message
+    reason = _train_cmd._divergence_reason(small_l2, 1e200, no_message)
+    assert reason == "try a smaller --lr (now 1e+200)"

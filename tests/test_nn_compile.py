@@ -389,3 +389,29 @@ def test_importing_nn_does_not_load_the_compiler():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
     )
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_the_fall_back_to_eager_is_a_warning_even_when_not_verbose(capsys):
+    from nn.compiled import CompileFallbackWarning
+
+    with pytest.warns(CompileFallbackWarning, match="training eagerly, compile=True cannot") as got:
+        history = fit(Peeking(), moons(n=12, seed=0), epochs=1, verbose=False, compile=True)
+    assert not history.compiled
+    assert got[0].filename == __file__  # points at the caller's fit(...) line
+    assert capsys.readouterr().out == ""  # the log stays quiet; the warning is not silent
+
+
+def test_a_fall_back_mid_training_warns_at_the_callers_line():
+    from nn.compiled import CompileFallbackWarning
+
+    model = Gated()
+    with pytest.warns(CompileFallbackWarning, match="from here on") as got:
+        fit(
+            model,
+            moons(n=20, seed=1),
+            epochs=4,
+            callbacks=[FlipGateAfter(2)],
+            verbose=False,
+            compile=True,
+        )
+    assert got[0].filename == __file__

@@ -356,3 +356,22 @@ def test_history_save_json_and_csv(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["h.csv", "h.json"]  # no temp files
     with pytest.raises(ValueError, match=r"\.json or \.csv"):
         h.save(tmp_path / "h.txt")
+
+
+def test_the_progress_bar_shows_on_a_terminal_and_in_jupyter_only(monkeypatch):
+    import io
+    import sys
+
+    from nn import train
+
+    class KernelStream(io.StringIO):  # what a Jupyter kernel's sys.stdout looks like
+        pass
+
+    KernelStream.__module__ = "ipykernel.iostream"
+    monkeypatch.setattr(sys, "stdout", io.StringIO())  # redirected: no bar
+    assert train._progress_bar(3, verbose=True) is None
+    monkeypatch.setattr(sys, "stdout", KernelStream())
+    assert train._progress_bar(3, verbose=False) is None
+    bar = train._progress_bar(3, verbose=True)
+    assert bar is not None and bar.total == 3
+    bar.close()
