@@ -35,9 +35,11 @@ import os
 import re
 import secrets
 import tempfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from .engine import backward_pass, topological_order
 from .ops import OPS
@@ -142,8 +144,8 @@ class Player:
         *,
         precision: int = 4,
         rankdir: str = "LR",
-        params=None,
-        module=None,
+        params: Iterable[Value] | Mapping[str, Value] | None = None,
+        module: Any = None,
         clusters: bool | None = None,
         max_nodes: int | None = 200,
         title: str | None = None,
@@ -366,7 +368,7 @@ class Player:
             f"{self._fragment(standalone=True)}\n</body>\n</html>\n"
         )
 
-    def save_html(self, path) -> str:
+    def save_html(self, path: str | os.PathLike[str]) -> str:
         """Write ``to_html()`` to ``path`` (atomically: never half a file); returns the path."""
         path = Path(path)
         if path.is_dir():
@@ -405,7 +407,7 @@ class Player:
         return bundle
 
 
-def play(root: Value, **options) -> Player:
+def play(root: Value, **options: Any) -> Player:
     """``Player(root, **options)``: in a notebook, the cell shows the backprop player."""
     return Player(root, **options)
 

@@ -30,7 +30,7 @@ import time
 import warnings
 
 from . import data as datasets
-from .callbacks import EarlyStopping
+from .callbacks import Callback, EarlyStopping
 from .io import save
 from .layers import MLP
 from .objective import LOSSES, default_loss, evaluate
@@ -390,7 +390,9 @@ def _train(args) -> int:
         schedule = LinearLR(optimizer, total_iters=args.epochs)
     elif args.schedule == "cosine":
         schedule = CosineLR(optimizer, total_iters=args.epochs)
-    callbacks = [EarlyStopping(patience=args.early_stopping)] if args.early_stopping else []
+    callbacks: list[Callback] = (
+        [EarlyStopping(patience=args.early_stopping)] if args.early_stopping else []
+    )
     callbacks.append(recorder := Recorder())  # each epoch's weights, for training.html
     out = args.out or os.path.join("runs", data.name)
     staging = _staging_folder(out)  # before training: a folder we cannot write fails now

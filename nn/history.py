@@ -81,10 +81,13 @@ class History:
         return len(self.epoch)
 
     @property
-    def history(self) -> dict[str, list]:
+    def history(self) -> dict[str, list[float | None]]:
         """Keras's ``history.history``: lists under 'loss' and 'accuracy', and with validation
         data 'val_loss' and 'val_accuracy' (the keys Keras uses).  A copy of the columns."""
-        keras = {"loss": list(self.train_loss), "accuracy": list(self.train_acc)}
+        keras: dict[str, list[float | None]] = {
+            "loss": list(self.train_loss),
+            "accuracy": list(self.train_acc),
+        }
         if any(v is not None for v in self.val_loss):
             keras["val_loss"] = list(self.val_loss)
             keras["val_accuracy"] = list(self.val_acc)
@@ -135,7 +138,7 @@ class History:
         write_text_atomic(path, text)
 
     @classmethod
-    def load(cls, path) -> History:
+    def load(cls, path: str | os.PathLike[str]) -> History:
         """A History read back from a file written by ``save`` (.json or .csv).
 
         The numbers come back exactly, NaN and infinities included; a CSV file
@@ -159,7 +162,7 @@ class History:
             raise ValueError(f"History.load: {name} is not valid JSON ({err})") from None
         if not isinstance(doc, dict) or not all(isinstance(doc.get(c), list) for c in COLUMNS):
             raise ValueError(f"History.load: {name} has no columns {', '.join(COLUMNS)}")
-        history = cls(**{c: list(doc[c]) for c in COLUMNS})
+        history = cls(**{c: list(doc[c]) for c in COLUMNS})  # type: ignore[arg-type]
         lengths = {len(doc[c]) for c in COLUMNS}
         if len(lengths) != 1:
             raise ValueError(f"History.load: {name} has columns of different lengths")

@@ -21,8 +21,15 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .callbacks import Callback
+
+if TYPE_CHECKING:
+    from .data import DataLike
+    from .history import History
+    from .module import Module
 
 __all__ = ["LiveView", "network_weights", "panels_svg"]
 
@@ -64,7 +71,8 @@ def _curve(x0, values, lo, hi, epochs, colour, dashed=False) -> str:
     top, bottom = 24, PANEL_H - 24
     left, right = x0 + MARGIN, x0 + PANEL_W - 8
     span = (hi - lo) or 1.0
-    runs, run = [], []
+    runs: list[list[str]] = []
+    run: list[str] = []
     for i, v in enumerate(values):
         if v is None or not math.isfinite(v):
             runs, run = [*runs, run] if run else runs, []
@@ -284,12 +292,12 @@ class LiveView(Callback):
 
     def __init__(
         self,
-        data=None,
+        data: DataLike | None = None,
         *,
         every: int = 1,
         resolution: int = 24,
         budget: float = 0.15,
-        display=None,
+        display: Callable[..., Any] | None = None,
     ) -> None:
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ValueError(f"LiveView: every must be a positive int, got {every!r}")
@@ -309,7 +317,7 @@ class LiveView(Callback):
         self.picture: _Picture | None = None
         self.on_train_begin(None, None)
 
-    def on_train_begin(self, model, history) -> None:
+    def on_train_begin(self, model: Module | None, history: History | None) -> None:
         """Start the clock; show an empty picture that the epochs will replace."""
         self.redraws = 0
         self.seconds = 0.0
@@ -323,7 +331,7 @@ class LiveView(Callback):
                     _Picture("<svg width='1' height='1'></svg>", "training…"), display_id=True
                 )
 
-    def on_epoch_end(self, model, history) -> None:
+    def on_epoch_end(self, model: Module, history: History) -> None:
         """Redraw when it is time and the drawing budget allows."""
         epoch = history.epoch[-1]
         if epoch % self.every:
@@ -334,12 +342,12 @@ class LiveView(Callback):
         if self.seconds + 2 * self._last_cost <= self.budget * training:
             self.draw(model, history)
 
-    def on_train_end(self, model, history) -> None:
+    def on_train_end(self, model: Module, history: History) -> None:
         """The final picture, whatever the budget: the run as it ended."""
         if history.epoch:
             self.draw(model, history)
 
-    def draw(self, model, history) -> _Picture:
+    def draw(self, model: Module, history: History) -> _Picture:
         """Make the picture of the run so far and show it in place; returns it."""
         began = time.perf_counter()
         grid = None

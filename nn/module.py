@@ -102,8 +102,10 @@ class Module:
         _collect(self, params)
         if len({id(p) for p in params}) != len(params):
             # A parameter shared by two modules: keep its first place only.
-            seen: set[int] = set()
-            params = [p for p in params if not (id(p) in seen or seen.add(id(p)))]
+            first: dict[int, Value] = {}
+            for p in params:
+                first.setdefault(id(p), p)
+            params = list(first.values())
         return params
 
     def num_parameters(self) -> int:

@@ -21,8 +21,15 @@ import os
 import secrets
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .callbacks import Callback
+
+if TYPE_CHECKING:
+    from .data import DataLike
+    from .history import History
+    from .layers import MLP
+    from .module import Module
 from .live import (
     MARGIN,
     NET_W,
@@ -46,11 +53,11 @@ class Recorder(Callback):
     def __init__(self) -> None:
         self.states: dict[int, dict] = {}
 
-    def on_train_begin(self, model, history) -> None:
+    def on_train_begin(self, model: Module | None, history: History | None) -> None:
         """Forget any earlier run; keep the starting weights as epoch 0."""
         self.states = {0: model.state_dict()} if model is not None else {}
 
-    def on_epoch_end(self, model, history) -> None:
+    def on_epoch_end(self, model: Module, history: History) -> None:
         """Keep this epoch's weights."""
         self.states[history.epoch[-1]] = model.state_dict()
 
@@ -176,7 +183,13 @@ def _page(history, data, frames: dict) -> str:
 
 
 def write_training_html(
-    history, model, data, path, states=None, resolution: int = 24, max_frames: int = MAX_FRAMES
+    history: History,
+    model: MLP,
+    data: DataLike | None,
+    path: str | os.PathLike[str],
+    states: dict[int, dict[str, float]] | None = None,
+    resolution: int = 24,
+    max_frames: int = MAX_FRAMES,
 ) -> str:
     """Write the recorded run as one self-contained page at ``path`` (atomically); returns it.
 

@@ -16,6 +16,7 @@ when one of these functions is called.
 from __future__ import annotations
 
 from itertools import pairwise
+from typing import Any
 
 from .layers import MLP, Layer
 
@@ -57,7 +58,7 @@ def _activation(torch, name: str):
     return getattr(torch.nn, _TORCH_ACTIVATIONS[name])()
 
 
-def to_torch(model):
+def to_torch(model: MLP | Layer) -> Any:
     """A float64 ``torch.nn.Sequential`` computing the same function as ``model`` (MLP or Layer).
 
     The weights are copied (the two models do not share storage); the
@@ -100,7 +101,7 @@ def _activation_name(torch, module, index: int) -> str | None:
     return None
 
 
-def from_torch(seq) -> MLP:
+def from_torch(seq: Any) -> MLP:
     """An MLP with the weights and activations of ``seq``, a ``torch.nn.Sequential``.
 
     ``seq`` must be Linear layers, each followed by at most one activation
@@ -166,4 +167,5 @@ def from_torch(seq) -> MLP:
             for w, value in zip(neuron.w, row):
                 w.data = value
             neuron.b.data = b
-    return model.train(seq.training)
+    model.train(seq.training)
+    return model

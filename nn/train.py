@@ -124,7 +124,7 @@ def _train_epoch(model, batch_list, trainer, threshold) -> tuple[float, float, s
     """
     model.train()
     params = trainer.params
-    loss_sum, right, seen = 0.0, 0, 0
+    loss_sum, right, seen = 0.0, 0.0, 0  # right turns NaN with a NaN output
     for batch in batch_list:
         before = [p.data for p in params]
         objective, outputs = trainer.step(batch)
@@ -326,11 +326,11 @@ def fit(
             history.stop_message = (
                 f"stopped after epoch {done}: {history.stop_reason.replace('_', ' ')}"
             )
-        if history.restored_epoch is not None:
+        if history.restored_epoch is not None and history.stop_message:
             history.stop_message += f"; restored the weights of epoch {history.restored_epoch}"
         if verbose:
             say(history.stop_message)
-        elif history.stop_reason == "diverged":
+        elif history.stop_reason == "diverged" and history.stop_message:
             # Never silent: a quiet run still says that its numbers went non-finite.
             warnings.warn(history.stop_message, RuntimeWarning, stacklevel=2)
     return history

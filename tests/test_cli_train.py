@@ -320,11 +320,12 @@ def _run_files(folder):
 def test_a_second_run_replaces_the_folder_never_mixes_two_runs(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "--epochs", "1", *FAST, "--out", str(out)]) == 0
-    assert _run_files(out) == ["history.json", "model.json"]
+    assert _run_files(out) == ["history.json", "model.json", "training.html"]
     assert (
         main(["train", "--epochs", "1", *FAST, "--history-format", "csv", "--out", str(out)]) == 0
     )
-    assert _run_files(out) == ["history.csv", "model.json"]  # no history.json of the first run
+    # no history.json of the first run
+    assert _run_files(out) == ["history.csv", "model.json", "training.html"]
     assert _run_files(tmp_path) == ["run"]  # no staging folder left beside it
 
 
@@ -348,7 +349,8 @@ def test_a_diverged_run_writes_history_and_model_says_why_and_exits_1(tmp_path, 
     args = ["--l2", "0", "--lr", "1e200", "--activation", "leaky_relu", "--epochs", "8"]
     assert main(["train", *args, *FAST, "--out", str(out)]) == 1
     err = capsys.readouterr().err
-    assert "training diverged after 1 epoch: try a smaller --lr (now 1e+200)" in err
+    assert "training diverged after 1 epoch: epoch 2: the loss overflowed" in err
+    assert "Try a smaller learning rate" in err
     assert f"wrote {out / 'history.json'}" in err
     history = json.loads((out / "history.json").read_text())
     assert history["stop_reason"] == "diverged" and history["epoch"] == [1]
