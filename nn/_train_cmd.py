@@ -399,21 +399,24 @@ def _train(args) -> int:
     try:
         say(_describe(args, model, data, loss, name, lr, wd, val))
         start = time.perf_counter()
-        history = fit(
-            model,
-            train,
-            loss=loss,
-            optimizer=optimizer,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            val=val,
-            callbacks=callbacks,
-            lr_schedule=schedule,
-            l2=args.l2,
-            verbose=not args.quiet,
-            seed=args.seed,
-            compile=args.compile,
-        )
+        with warnings.catch_warnings():
+            # A quiet fit warns when it diverges; the command says so itself, once, below.
+            warnings.filterwarnings("ignore", ".*training diverged", RuntimeWarning)
+            history = fit(
+                model,
+                train,
+                loss=loss,
+                optimizer=optimizer,
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                val=val,
+                callbacks=callbacks,
+                lr_schedule=schedule,
+                l2=args.l2,
+                verbose=not args.quiet,
+                seed=args.seed,
+                compile=args.compile,
+            )
         seconds = time.perf_counter() - start
         return _finish(
             args, model, data, train, val, loss, lr, history, seconds, out, staging, recorder
