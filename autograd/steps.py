@@ -150,7 +150,7 @@ class Step:
     def _repr_mimebundle_(self, include=None, exclude=None):
         from .viz import mimebundle
 
-        return mimebundle(self)
+        return mimebundle(self, metadata=True)
 
 
 def backward_steps(root: Value):

@@ -44,6 +44,7 @@ __all__ = [
     "mimebundle",
     "render",
     "to_dot",
+    "to_png",
     "to_svg",
     "write_atomic",
 ]
@@ -573,7 +574,7 @@ def _graph_class():
             return f"<GradGraph: {drawn} Values drawn; .source holds the DOT text>"
 
         def _repr_mimebundle_(self, include=None, exclude=None, **_):
-            return mimebundle(self)
+            return mimebundle(self, metadata=True)
 
         # pipe() and render() keep graphviz's signatures but draw through find_renderer(),
         # so they work without a system Graphviz; options only Graphviz itself knows
@@ -800,11 +801,11 @@ def _dot_source(obj, **options) -> str:
     )
 
 
-def _run(source: str, fmt: str) -> bytes:
+def _run(source: str, fmt: str, *args: str) -> bytes:
     renderer = find_renderer()
     try:
         done = subprocess.run(
-            [renderer, f"-T{fmt}"],
+            [renderer, f"-T{fmt}", *args],
             input=source.encode("utf-8"),
             capture_output=True,
             timeout=RENDER_TIMEOUT,
@@ -868,9 +869,32 @@ def write_atomic(path, data: bytes) -> None:
 # Notebook display ----------------------------------------------------------------
 
 
-def mimebundle(obj) -> dict:
-    """Jupyter's display of ``obj``: its graph as SVG plus text, or text alone if drawing fails.
+# A notebook PNG is drawn at PNG_SCALE pixels per CSS pixel (sharp on high-density
+# screens) and shown at the SVG's size; larger scales only make the lessons heavier.
+PNG_SCALE = 1.5
+_CSS_PX_PER_PT = 96 / 72
 
+
+def _svg_width_pt(svg: str) -> float | None:
+    """The width the SVG asks for, in points (Graphviz writes width="123pt")."""
+    m = re.search(r'<svg[^>]*\bwidth="([0-9.]+)pt"', svg)
+    return float(m.group(1)) if m else None
+
+
+def to_png(obj, scale: float = PNG_SCALE, **options) -> bytes:
+    """PNG bytes of the same picture as ``to_svg``, ``scale`` pixels per CSS pixel."""
+    dpi = 96 * scale
+    return _run(_dot_source(obj, **options), "png", f"-Gdpi={dpi:g}")
+
+
+def mimebundle(obj, *, metadata: bool = False) -> dict | tuple[dict, dict]:
+    """Jupyter's display of ``obj``: its graph as SVG and PNG plus text, or text alone.
+
+    The PNG is there for frontends that do not show SVG from a notebook they
+    have not executed themselves (JupyterLab with an untrusted notebook); it is
+    drawn at ``PNG_SCALE`` pixels per CSS pixel.  With ``metadata=True`` the
+    result is (bundle, metadata) as ``_repr_mimebundle_`` may return it, the
+    metadata giving the PNG the SVG's width so both show at the same size.
     Never raises: a notebook must always show something.
     """
     try:
@@ -878,9 +902,17 @@ def mimebundle(obj) -> dict:
     except Exception:  # display must not raise, whatever repr does
         text = f"<{type(obj).__name__}>"
     try:
-        return {"text/plain": text, "image/svg+xml": to_svg(obj)}
+        source = _dot_source(obj)
+        svg = _run(source, "svg").decode("utf-8")
+        png = _run(source, "png", f"-Gdpi={96 * PNG_SCALE:g}")
     except RendererNotFound as err:
         reason = str(err)
     except Exception as err:  # a picture is a bonus: fall back to the text
         reason = f"{type(err).__name__}: {err}"
-    return {"text/plain": f"{text}\n(no graph picture: {reason})"}
+    else:
+        bundle = {"text/plain": text, "image/svg+xml": svg, "image/png": png}
+        width = _svg_width_pt(svg)
+        size = {"image/png": {"width": round(width * _CSS_PX_PER_PT)}} if width else {}
+        return (bundle, size) if metadata else bundle
+    bundle = {"text/plain": f"{text}\n(no graph picture: {reason})"}
+    return (bundle, {}) if metadata else bundle

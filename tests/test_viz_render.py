@@ -160,15 +160,30 @@ def test_renderer_errors_are_reported(tmp_path):
 @needs_renderer
 def test_value_displays_as_svg_with_text():
     _, _, g = readme_graph()
-    bundle = g._repr_mimebundle_()
+    bundle, _ = g._repr_mimebundle_()
     assert bundle["text/plain"] == repr(g)
     assert "data 24.7041" in svg_texts(bundle["image/svg+xml"])
 
 
+@needs_renderer
+def test_display_carries_a_png_shown_at_the_svgs_width():
+    # JupyterLab shows no SVG from an untrusted notebook (a fresh clone): the PNG is shown.
+    _, _, g = readme_graph()
+    bundle, metadata = g._repr_mimebundle_()
+    png = bundle["image/png"]
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    px_wide = struct.unpack(">I", png[16:20])[0]
+    css_wide = metadata["image/png"]["width"]
+    svg_pt = float(re.search(r'width="([0-9.]+)pt"', bundle["image/svg+xml"]).group(1))
+    assert css_wide == round(svg_pt * 96 / 72)
+    assert px_wide == pytest.approx(css_wide * viz.PNG_SCALE, rel=0.03)
+    assert mimebundle(g) == bundle  # without metadata: the bundle alone
+
+
 def test_display_falls_back_to_text_when_the_renderer_is_missing(no_renderer):
     _, _, g = readme_graph()
-    bundle = g._repr_mimebundle_()
-    assert set(bundle) == {"text/plain"}
+    bundle, metadata = g._repr_mimebundle_()
+    assert set(bundle) == {"text/plain"} and metadata == {}
     assert bundle["text/plain"].startswith(repr(g))
     assert INSTALL_HINT in bundle["text/plain"]
 
@@ -176,7 +191,7 @@ def test_display_falls_back_to_text_when_the_renderer_is_missing(no_renderer):
 def test_graph_objects_display_through_the_same_lookup(no_renderer):
     pytest.importorskip("graphviz")
     dot = viz.draw_dot(Value(1.0) * 2)
-    bundle = dot._repr_mimebundle_()
+    bundle, _ = dot._repr_mimebundle_()
     assert set(bundle) == {"text/plain"} and INSTALL_HINT in bundle["text/plain"]
 
 
@@ -184,8 +199,9 @@ def test_graph_objects_display_through_the_same_lookup(no_renderer):
 def test_graph_objects_display_as_svg():
     pytest.importorskip("graphviz")
     x = Value(3.0, label="x")
-    bundle = viz.draw_dot(x * x)._repr_mimebundle_()
+    bundle, _ = viz.draw_dot(x * x)._repr_mimebundle_()
     assert "x" in svg_texts(bundle["image/svg+xml"])
+    assert bundle["image/png"].startswith(b"\x89PNG")
 
 
 def test_display_never_raises():
@@ -209,7 +225,7 @@ def test_steps_and_stats_display():
     y = x * x
     y.label = "y"
     step = next(backward_steps(y))
-    bundle = step._repr_mimebundle_()
+    bundle, _ = step._repr_mimebundle_()
     assert bundle["text/plain"].startswith("step 1/1: y = x * x")
     assert "grad 1.0000" in svg_texts(bundle["image/svg+xml"])
     stats = graph_stats(y)
