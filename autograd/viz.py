@@ -74,7 +74,21 @@ DONE = "#2f855a"
 DONE_FILL = "#e6f4ea"
 
 _GRAPH_ATTRS = {"bgcolor": "white", "fontname": "Helvetica", "nodesep": "0.25", "ranksep": "0.35"}
-_NODE_ATTRS = {"fontname": "Helvetica", "fontsize": "11", "shape": "record", "style": "filled"}
+_NODE_ATTRS = {
+    "fontname": "Helvetica",
+    "fontsize": "11",
+    "margin": "0",
+    "shape": "box",
+    "style": "filled",
+}
+
+# Graphviz sizes text with Helvetica's metrics, but a viewer without Helvetica
+# substitutes another sans-serif, usually wider (DejaVu Sans: about 0.64 em a
+# character against Helvetica's 0.56).  Record fields get a minimum width
+# measured for the wide font, so the text fits whichever one is used.
+_FONT_PT = 11
+_WIDE_EM = 0.64
+_CELL_PAD_PT = 8
 _EDGE_ATTRS = {"arrowsize": "0.7", "fontcolor": "#4a5568", "fontname": "Helvetica", "fontsize": "9"}
 
 
@@ -105,9 +119,49 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def _escape_record(text: str) -> str:
-    """Text inside one field of a record label, where { } | < > have meaning."""
-    return re.sub(r"([{}|<>])", r"\\\1", _escape(text))
+class HtmlLabel(str):
+    """A Graphviz HTML-like label, '<...>': emitted as it is, not quoted."""
+
+
+def _escape_html(text: str) -> str:
+    """Text inside an HTML-like label: markup characters as entities, newlines as breaks."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace('"', "&quot;").replace("\n", "<br/>")
+
+
+def _record_label(fields: list[str], rankdir: str) -> HtmlLabel:
+    """label | data | grad as a table: a row in LR pictures, a column in TB ones.
+
+    Each field is at least as wide as its text in a wide sans-serif font.
+    """
+    side = "l" if rankdir == "LR" else "t"
+    cells = []
+    for k, text in enumerate(fields):
+        width = math.ceil(len(text) * _WIDE_EM * _FONT_PT + _CELL_PAD_PT)
+        border = f' border="1" sides="{side}"' if k else ""
+        cells.append(f'<td width="{width}"{border}>{_escape_html(text)}</td>')
+    rows = "".join(cells) if rankdir == "LR" else "</tr><tr>".join(cells)
+    table = '<table border="0" cellborder="0" cellspacing="0" cellpadding="3">'
+    return HtmlLabel(f"<{table}<tr>{rows}</tr></table>>")
+
+
+def _table_label(rows: list, fill: str) -> HtmlLabel:
+    """Several records as the rows of one table; each row's last cell is a port, its id.
+
+    ``rows`` holds (port, fields, outline) triples, ``outline`` the colour and
+    pen width the row's cells are drawn with (none: the usual black).
+    """
+    lines = []
+    for port, fields, outline in rows:
+        colour = f' color="{outline["color"]}"' if outline else ""
+        cells = []
+        for k, text in enumerate(fields):
+            width = math.ceil(len(text) * _WIDE_EM * _FONT_PT + _CELL_PAD_PT)
+            at = f' port="{port}"' if k == len(fields) - 1 else ""
+            cells.append(f'<td width="{width}"{at}{colour}>{_escape_html(text)}</td>')
+        lines.append(f"<tr>{''.join(cells)}</tr>")
+    table = f'<table border="0" cellborder="1" cellspacing="0" cellpadding="3" bgcolor="{fill}">'
+    return HtmlLabel(f"<{table}{''.join(lines)}</table>>")
 
 
 def _op_symbol(node: Value) -> str:
@@ -153,6 +207,7 @@ class Cluster:
     attrs: dict
     nodes: list = field(default_factory=list)  # (id, attrs) pairs
     children: list = field(default_factory=list)
+    ranks: list = field(default_factory=list)  # ids in one column, as Drawing.ranks
 
 
 @dataclass
@@ -166,6 +221,9 @@ class Drawing:
     nodes: list  # (id, attrs) pairs outside any cluster
     edges: list  # (tail id, head id, attrs) triples
     values: dict  # Value -> record id, for every Value drawn
+    # Node ids drawn side by side in one column (LR) or row (TB), in reading order:
+    # top to bottom (LR) or left to right (TB).
+    ranks: list = field(default_factory=list)
 
 
 def _check_options(rankdir, precision, max_nodes, edge_labels, legend, clusters, ids) -> None:
@@ -384,7 +442,7 @@ def layout(
             return "constant"
         return "input" if v.is_leaf else "intermediate"
 
-    def record(v):
+    def record_fields(v):
         g = grad_of(v)
         grad_text = f"grad {_fmt(g, precision)}"
         terms = contributions.get(v, [])
@@ -399,15 +457,16 @@ def layout(
             label = named[v].removeprefix(owner[v] + ".")
         if label:
             fields.insert(0, label)
-        attrs = {
-            "label": "{ " + " | ".join(_escape_record(f) for f in fields) + " }",
-            "fillcolor": COLOURS[kind(v)],
-        }
-        if v in done:
-            attrs["color"], attrs["penwidth"] = DONE, "2"
+        return fields
+
+    def outline(v):
         if v in on_path or v is current:
-            attrs["color"], attrs["penwidth"] = HIGHLIGHT, "2.5"
-        return attrs
+            return {"color": HIGHLIGHT, "penwidth": "2.5"}
+        return {"color": DONE, "penwidth": "2"} if v in done else {}
+
+    def record(v):
+        label = _record_label(record_fields(v), rankdir)
+        return {"label": label, "fillcolor": COLOURS[kind(v)], **outline(v)}
 
     def op_attrs(v):
         attrs = {"label": _escape(_op_symbol(v)), "shape": "ellipse", "fillcolor": "#ffffff"}
@@ -471,11 +530,26 @@ def layout(
             parent = by_path[level]
         return by_path[path]
 
+    # A box's parameters form one table, a row each in name order: their order
+    # is then fixed, and the edges leave from the rows' right-hand ends.
+    tables: dict = {}  # box path -> [parameters]
+    for p in named:  # boxes in the order of the parameters' names
+        if p in owner and p in kept:
+            cluster_for(owner[p])
+            tables.setdefault(owner[p], []).append(p)
+    for k, (path, members) in enumerate(tables.items()):
+        table_id = f"p{k}"
+        rows = [(node_id[p].split(":")[0], record_fields(p), outline(p)) for p in members]
+        attrs = {"label": _table_label(rows, COLOURS["parameter"]), "shape": "plain"}
+        cluster_for(path).nodes.append((table_id, attrs))
+        for p in members:
+            node_id[p] = f"{table_id}:{node_id[p]}"
     for v in order:
         if v not in kept:
             continue
         target = cluster_for(owner[v]).nodes if v in owner else drawing.nodes
-        target.append((node_id[v], record(v)))
+        if not (v.is_leaf and v in named and v in owner):
+            target.append((node_id[v], record(v)))
         if not v.is_leaf:
             target.append((node_id[v] + "op", op_attrs(v)))
 
@@ -507,17 +581,53 @@ def layout(
             drawing.edges.append(("more", op_id, {"style": "dashed"}))
         attrs = {"color": HIGHLIGHT, "penwidth": "2"} if v in on_path or v is current else {}
         drawing.edges.append((op_id, node_id[v], attrs))
+    if owner:
+        _reading_order(drawing, order, owner)
     return drawing
+
+
+def _reading_order(drawing: Drawing, order: list, owner: dict) -> None:
+    """Constraints that lay a grouped graph out in reading order, the same way every time.
+
+    An edge that enters a box with a parameter table from outside (from an
+    input, or the previous layer's output) spans two ranks, so the box's
+    table stands one rank after what feeds it: the boxes of a layer share
+    their columns, the layers follow each other left to right, and the leaves
+    outside every box that feed one (the inputs) share the first column.
+    ``newrank`` lets Graphviz rank the whole graph at once, across the boxes.
+    """
+    node_id = drawing.values
+    boxed = {path for v, path in owner.items() if v in node_id and ":" in node_id[v]}
+    into = {}  # (tail id, head id) of the edges that enter a box
+    feeding: list = []  # leaves outside every box that feed one, in order of use
+    for v in order:
+        path = owner.get(v)
+        if v not in node_id or v.is_leaf or path not in boxed:
+            continue
+        for p in v.parents:
+            if p in node_id and owner.get(p) != path:
+                into[node_id[p], node_id[v] + "op"] = True
+                if p.is_leaf and p not in owner and node_id[p] not in feeding:
+                    feeding.append(node_id[p])
+    for tail, head, attrs in drawing.edges:
+        if (tail, head) in into:
+            attrs["minlen"] = "2"
+    if len(feeding) > 1:
+        drawing.ranks.append(feeding)
+    drawing.graph_attrs["newrank"] = "true"
 
 
 # Emitters ---------------------------------------------------------------------
 
 # Graphviz's own rule for a bare identifier; anything else is quoted.
 _ID = re.compile(r"([a-zA-Z_][a-zA-Z0-9_]*|-?(\.[0-9]+|[0-9]+(\.[0-9]*)?))$")
+_PORT = re.compile(r"[a-z]\w*:[a-z]\w*$")  # 'p3:v12', node p3's port v12 (our ids only)
 _KEYWORDS = {"node", "edge", "graph", "digraph", "subgraph", "strict"}
 
 
 def _quote(text: str) -> str:
+    if isinstance(text, HtmlLabel) or _PORT.match(text):
+        return text
     if _ID.match(text) and text.lower() not in _KEYWORDS:
         return text
     return f'"{text}"'
@@ -542,8 +652,16 @@ def _cluster_lines(cluster: Cluster, indent: str) -> list[str]:
     for child in cluster.children:
         lines += _cluster_lines(child, indent + "\t")
     lines += [f"{indent}\t{_quote(i)}{_attr_list(a)}" for i, a in cluster.nodes]
+    lines += [_same_rank(ids, indent + "\t") for ids in cluster.ranks]
     lines.append(f"{indent}}}")
     return lines
+
+
+def _same_rank(ids: list, indent: str) -> str:
+    """An anonymous subgraph ranking ``ids`` together, written as the graphviz package does."""
+    lines = [f"{indent}{{", f"{indent}\trank=same"]
+    lines += [f"{indent}\t{_quote(i)}" for i in ids]
+    return "\n".join([*lines, f"{indent}}}"])
 
 
 def emit_dot(drawing: Drawing) -> str:
@@ -556,6 +674,7 @@ def emit_dot(drawing: Drawing) -> str:
     for cluster in drawing.clusters:
         lines += _cluster_lines(cluster, "\t")
     lines += [f"\t{_quote(i)}{_attr_list(a)}" for i, a in drawing.nodes]
+    lines += [_same_rank(ids, "\t") for ids in drawing.ranks]
     lines += [f"\t{_quote(t)} -> {_quote(h)}{_attr_list(a)}" for t, h, a in drawing.edges]
     lines.append("}")
     return "\n".join(lines) + "\n"
@@ -673,7 +792,14 @@ def emit_digraph(drawing: Drawing):
     from graphviz import nohtml
 
     def attrs(d):
-        return {k: nohtml(v) for k, v in d.items()}
+        return {k: v if isinstance(v, HtmlLabel) else nohtml(v) for k, v in d.items()}
+
+    def same_rank(graph, ranks):
+        for ids in ranks:
+            with graph.subgraph() as same:
+                same.attr(rank="same")
+                for node_id in ids:
+                    same.node(node_id)
 
     def fill(graph, cluster):
         with graph.subgraph(name=cluster.name) as sub:
@@ -683,6 +809,7 @@ def emit_digraph(drawing: Drawing):
                 fill(sub, child)
             for node_id, a in cluster.nodes:
                 sub.node(node_id, **attrs(a))
+            same_rank(sub, cluster.ranks)
 
     dot = _graph_class()(
         format="svg",  # what every renderer can write (graphviz's default is pdf)
@@ -694,6 +821,7 @@ def emit_digraph(drawing: Drawing):
         fill(dot, cluster)
     for node_id, a in drawing.nodes:
         dot.node(node_id, **attrs(a))
+    same_rank(dot, drawing.ranks)
     for tail, head, a in drawing.edges:
         dot.edge(tail, head, **attrs(a))
     return dot
