@@ -77,7 +77,6 @@ _GRAPH_ATTRS = {"bgcolor": "white", "fontname": "Helvetica", "nodesep": "0.25", 
 _NODE_ATTRS = {
     "fontname": "Helvetica",
     "fontsize": "11",
-    "margin": "0",
     "shape": "box",
     "style": "filled",
 }
@@ -466,7 +465,7 @@ def layout(
 
     def record(v):
         label = _record_label(record_fields(v), rankdir)
-        return {"label": label, "fillcolor": COLOURS[kind(v)], **outline(v)}
+        return {"label": label, "fillcolor": COLOURS[kind(v)], "margin": "0", **outline(v)}
 
     def op_attrs(v):
         attrs = {"label": _escape(_op_symbol(v)), "shape": "ellipse", "fillcolor": "#ffffff"}
@@ -556,6 +555,7 @@ def layout(
     if hidden:
         summary = {
             "label": _escape(_summary_label(hidden)),
+            "margin": "0.3,0.1",  # room for a font wider than Helvetica
             "shape": "box",
             "style": "filled,dashed",
             "fillcolor": "#fff5f5",
@@ -999,7 +999,7 @@ def write_atomic(path, data: bytes) -> None:
 
 # A notebook PNG is drawn at PNG_SCALE pixels per CSS pixel (sharp on high-density
 # screens) and shown at the SVG's size; larger scales only make the lessons heavier.
-PNG_SCALE = 1.5
+PNG_SCALE = 1.25
 _CSS_PX_PER_PT = 96 / 72
 
 
@@ -1015,9 +1015,70 @@ def to_png(obj, scale: float = PNG_SCALE, **options) -> bytes:
     return _run(_dot_source(obj, **options), "png", f"-Gdpi={dpi:g}")
 
 
+# A notebook picture is at most NOTEBOOK_WIDTH CSS pixels wide: Graphviz's
+# ``size`` (in inches, 96 CSS px each) scales a wider drawing down to fit.
+NOTEBOOK_WIDTH = 900
+_FIT = f"-Gsize={NOTEBOOK_WIDTH / 96:g},1000"
+# Below this scale text gets too small to read: draw fewer nodes instead.
+MIN_SCALE = 0.6
+_MIN_NODES = 12
+
+
+def _compact_png(png: bytes) -> bytes:
+    """The PNG with 64 colours (about half the bytes) when Pillow is installed, else as is.
+
+    A graph picture has a few fills and anti-aliased edges: 64 colours show it
+    unchanged to the eye, and a lesson holding many pictures stays small.
+    """
+    try:
+        from PIL import Image
+    except ImportError:
+        return png
+    import io
+
+    with Image.open(io.BytesIO(png)) as im:
+        out = io.BytesIO()
+        im.convert("RGB").quantize(colors=64).save(out, "PNG", optimize=True)
+    return out.getvalue()
+
+
+def _fitted(obj) -> tuple[str, str]:
+    """(DOT, SVG) of ``obj`` for a notebook: no wider than NOTEBOOK_WIDTH.
+
+    A Value's graph is drawn left to right, else top to bottom if that is
+    narrower; when even that would shrink text below MIN_SCALE, fewer nodes
+    are drawn (the nearest the output) and the rest summarised in a box.
+    Other objects (a graphviz graph, DOT text) are drawn as they are, scaled down.
+    """
+    limit_pt = NOTEBOOK_WIDTH / _CSS_PX_PER_PT
+
+    def draw(source):
+        return source, _run(source, "svg", _FIT).decode("utf-8")
+
+    def natural(source):  # the width before scaling, in points
+        svg = _run(source, "svg").decode("utf-8")
+        return _svg_width_pt(svg) or 0.0
+
+    if not isinstance(obj, Value):
+        return draw(_dot_source(obj))
+    max_nodes = 200
+    while True:
+        across = to_dot(obj, max_nodes=max_nodes)  # left to right, the usual picture
+        width = natural(across)
+        if width <= limit_pt:
+            return draw(across)
+        down = to_dot(obj, rankdir="TB", max_nodes=max_nodes)
+        source, width = min([(across, width), (down, natural(down))], key=lambda sw: sw[1])
+        if width <= limit_pt / MIN_SCALE or max_nodes <= _MIN_NODES:
+            return draw(source)
+        max_nodes = max(_MIN_NODES, max_nodes // 2)
+
+
 def mimebundle(obj, *, metadata: bool = False) -> dict | tuple[dict, dict]:
     """Jupyter's display of ``obj``: its graph as SVG and PNG plus text, or text alone.
 
+    The picture fits a notebook (see ``_fitted``: at most NOTEBOOK_WIDTH
+    pixels wide, turned or summarised rather than shrunk past reading).
     The PNG is there for frontends that do not show SVG from a notebook they
     have not executed themselves (JupyterLab with an untrusted notebook); it is
     drawn at ``PNG_SCALE`` pixels per CSS pixel.  With ``metadata=True`` the
@@ -1030,9 +1091,8 @@ def mimebundle(obj, *, metadata: bool = False) -> dict | tuple[dict, dict]:
     except Exception:  # display must not raise, whatever repr does
         text = f"<{type(obj).__name__}>"
     try:
-        source = _dot_source(obj)
-        svg = _run(source, "svg").decode("utf-8")
-        png = _run(source, "png", f"-Gdpi={96 * PNG_SCALE:g}")
+        source, svg = _fitted(obj)
+        png = _compact_png(_run(source, "png", _FIT, f"-Gdpi={96 * PNG_SCALE:g}"))
     except RendererNotFound as err:
         reason = str(err)
     except Exception as err:  # a picture is a bonus: fall back to the text

@@ -271,3 +271,27 @@ def test_digraph_methods_report_a_missing_renderer(no_renderer, tmp_path):
     with pytest.raises(RendererNotFound):
         dot.render(tmp_path / "g")
     assert not (tmp_path / "g.svg").exists()
+
+
+@needs_renderer
+def test_notebook_pictures_fit_the_width_turning_or_summarising_long_graphs():
+    import nn
+
+    def shown(value):
+        svg = mimebundle(value)["image/svg+xml"]
+        width_px = float(re.search(r'width="([0-9.]+)pt"', svg).group(1)) * 96 / 72
+        m = re.search(r"scale\(([0-9.]+)", svg)
+        return svg, width_px, float(m.group(1)) if m else 1.0
+
+    x = Value(3.0, label="x")
+    svg, width, scale = shown(x * x)  # small: left to right, full size
+    assert width < viz.NOTEBOOK_WIDTH and scale == 1.0
+    deep = x
+    for _ in range(60):
+        deep = deep.tanh()
+    svg, width, scale = shown(deep)  # long: turned top to bottom, text full size
+    assert width <= viz.NOTEBOOK_WIDTH and scale == 1.0
+    model = nn.MLP(2, [16, 16, 1], seed=0)
+    svg, width, scale = shown(model([1.0, -2.0]))  # big: fewer nodes, and a summary
+    assert width <= viz.NOTEBOOK_WIDTH + 1 and scale >= viz.MIN_SCALE
+    assert any(t.startswith("… ") and "more nodes" in t for t in svg_texts(svg))
