@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from .engine import backward_pass, topological_order
+from .formatting import fmt_number as _fmt
+from .formatting import op_symbol as _op_symbol
 from .value import Value
-from .viz import _fmt, _op_symbol, emit_digraph, emit_dot, layout, local_derivatives
+from .viz import emit_digraph, emit_dot, layout, local_derivatives
 
 __all__ = ["Explanation", "GraphStats", "Step", "backward_steps", "explain", "graph_stats"]
 

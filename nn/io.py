@@ -21,6 +21,8 @@ import math
 import os
 import tempfile
 
+from autograd.files import write_atomic
+
 from .layers import ACTIVATIONS, MLP
 
 FORMAT = "tapegrad.mlp"
@@ -76,7 +78,7 @@ def save(model: MLP, path) -> None:
         "architecture": model.architecture(),
         "parameters": params,
     }
-    write_text_atomic(path, _format(doc))
+    write_atomic(path, _format(doc))
 
 
 def _format(doc: dict) -> str:

@@ -82,6 +82,12 @@ class Module:
                 seen.add(id(p))
                 yield name, p
 
+    def graph_groups(self, root: Value) -> dict:
+        """{Value: neuron path}: how pictures of ``root``'s graph box this module's neurons."""
+        from .graphgroups import graph_groups
+
+        return graph_groups(self, root)
+
     def _walk_parameters(self, prefix: str) -> Iterator[tuple[str, Value]]:
         for name, member in self._members():
             full = f"{prefix}.{name}" if prefix else name

@@ -9,12 +9,13 @@ import html
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from readme_example import readme_graph
 
 from autograd import Value, linear, topological_order
 from autograd.viz import COLOURS, HIGHLIGHT, draw_dot, layout, to_dot
+from nn.graphgroups import graph_groups
 
 
 def _cells(label: str) -> list[str]:
@@ -81,7 +82,7 @@ def record_of(nodes, value_label):
 # Structure ---------------------------------------------------------------------
 
 
-def test_readme_graph_has_a_record_per_value_and_an_op_node_per_operation():
+def test_readme_graph_has_a_record_per_value_and_an_op_node_per_operation(readme_graph):
     _, _, g = readme_graph()
     order = topological_order(g)
     nodes, edges, _ = parse(layout(g))
@@ -125,7 +126,7 @@ def test_a_leaf_alone_is_one_record_and_no_edges():
     assert list(nodes) == ["v0"] and edges == []
 
 
-def test_ids_are_deterministic_and_follow_the_tape():
+def test_ids_are_deterministic_and_follow_the_tape(readme_graph):
     def build():
         _, _, g = readme_graph()
         return to_dot(g, edge_labels=True)
@@ -137,7 +138,7 @@ def test_ids_are_deterministic_and_follow_the_tape():
     assert "v0" in nodes and not any(re.fullmatch(r"v\d{6,}", i) for i in nodes)
 
 
-def test_draw_dot_is_a_graphviz_digraph_with_the_same_source():
+def test_draw_dot_is_a_graphviz_digraph_with_the_same_source(readme_graph):
     graphviz = pytest.importorskip("graphviz")
     a, _, g = readme_graph()
     for options in [
@@ -151,7 +152,7 @@ def test_draw_dot_is_a_graphviz_digraph_with_the_same_source():
         assert dot.source == to_dot(g, **options)
 
 
-def test_rankdir_and_precision():
+def test_rankdir_and_precision(readme_graph):
     _, _, g = readme_graph()
     assert "rankdir=TB" in to_dot(g, rankdir="TB")
     assert "rankdir=LR" in to_dot(g)
@@ -187,7 +188,9 @@ def test_tiny_and_huge_numbers_are_not_shown_as_zero_or_sprawling():
         ("clusters", "auto", "clusters must be True, False or None"),
     ],
 )
-def test_invalid_options_name_the_option_and_the_accepted_values(option, value, expected):
+def test_invalid_options_name_the_option_and_the_accepted_values(
+    option, value, expected, readme_graph
+):
     _, _, g = readme_graph()
     with pytest.raises(ValueError, match=re.escape(expected)) as err:
         to_dot(g, **{option: value})
@@ -349,6 +352,15 @@ class FakeModule:
     def named_parameters(self):
         return iter(self.named)
 
+    def graph_groups(self, root):  # as nn modules do: box by neuron and layer
+        return graph_groups(self, root)
+
+
+class NamesOnly(FakeModule):
+    """named_parameters() and nothing more: boxed by the parameters' names alone."""
+
+    graph_groups = None
+
 
 def tiny_mlp(fused: bool):
     """2 inputs -> 2 tanh neurons -> 1 linear neuron, labels like nn's; returns (module, loss)."""
@@ -462,6 +474,24 @@ def test_a_lone_neuron_gets_one_box():
     assert ops == ["ReLU", "linear"]  # its weighted sum and activation, as in an MLP's box
 
 
+def test_groups_box_any_values_and_names_alone_box_the_parameters():
+    module, loss = tiny_mlp(True)
+    # an object with named_parameters() only: its parameters are boxed, nothing else
+    nodes, _, clusters = parse(layout(loss, module=NamesOnly(module.named)))
+    members = {m for _, ms in clusters.values() for m in ms}
+    assert {fields(nodes[m])[0] for m in members if "fields" in nodes[m]} == {"w.0", "w.1", "b"}
+    assert not any(nodes[m].get("shape") == "ellipse" for m in members)
+    # groups= boxes whatever it is given, nested by the dotted path
+    x0 = next(v for v in topological_order(loss) if v.label == "x0")
+    drawing = layout(loss, groups={x0: "inputs.0", loss: "end"})
+    _, _, clusters = parse(drawing)
+    by_label = {attrs["label"]: ms for attrs, ms in clusters.values()}
+    loss_id = drawing.values[loss]
+    assert by_label == {"inputs.0": [drawing.values[x0]], "end": [loss_id, loss_id + "op"]}
+    with pytest.raises(TypeError, match="groups must map Values to box names"):
+        layout(loss, groups={x0: 3})
+
+
 def test_clusters_can_be_turned_off_or_requested_for_plain_params():
     module, loss = tiny_mlp(True)
     assert parse(layout(loss, module=module, clusters=False))[2] == {}
@@ -516,7 +546,7 @@ def test_record_special_characters_are_escaped():
     assert "<c>" not in to_dot(x * 2)
 
 
-def test_layout_is_the_single_source_of_both_emitters():
+def test_layout_is_the_single_source_of_both_emitters(readme_graph):
     _, _, g = readme_graph()
     drawing = layout(g, edge_labels=True)
     ids = set(drawing.values.values())
@@ -535,3 +565,86 @@ def test_viz_imports_and_writes_dot_without_the_graphviz_package():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "needs graphviz"
+
+
+def _autograd_imports() -> dict:
+    """{module: {modules it imports, at the top or inside functions}} within autograd."""
+    import ast
+
+    import autograd
+
+    root = Path(autograd.__file__).parent
+    graph = {}
+    for path in root.rglob("*.py"):
+        parts = ["autograd", *path.relative_to(root).with_suffix("").parts]
+        is_package = parts[-1] == "__init__"
+        name = ".".join(parts[:-1] if is_package else parts)
+        package = parts[:-1]
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                base = package[: len(package) - node.level + 1] if node.level else []
+                target = ".".join([*base, *(node.module.split(".") if node.module else [])])
+                for alias in node.names:
+                    sub = f"{target}.{alias.name}"
+                    as_path = root.parent / sub.replace(".", "/")
+                    is_module = as_path.exists() or as_path.with_suffix(".py").exists()
+                    found.add(sub if is_module else target)
+            elif isinstance(node, ast.Import):
+                found |= {a.name for a in node.names}
+        graph[name] = {m for m in found if m.startswith("autograd") and m != name}
+    return graph
+
+
+def test_pictures_close_no_import_cycle_but_the_notebook_display():
+    graph = _autograd_imports()
+    assert "autograd.viz.drawing" in graph and "autograd.formatting" in graph
+    # Value's notebook display imports viz on use: the one import allowed to close a loop
+    graph["autograd.value"] -= {"autograd.viz", "autograd.viz.notebook"}
+    ours = ("autograd.viz", "autograd.formatting", "autograd.files", "autograd.steps")
+    cycles = []
+
+    def visit(node, path):
+        for nxt in sorted(graph.get(node, ())):
+            if nxt in path:
+                cycles.append([*path[path.index(nxt) :], nxt])
+            elif len(path) < 12:
+                visit(nxt, [*path, nxt])
+
+    for start in graph:
+        if start.startswith(ours):
+            visit(start, [start])
+    assert cycles == []
+
+
+def test_no_module_imports_private_names_of_the_pictures():
+    import autograd
+
+    root = Path(autograd.__file__).parent
+    import ast
+
+    ours = ("viz", "formatting", "files", "dot", "drawing", "rendering", "notebook", "digraph")
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            relative = isinstance(node, ast.ImportFrom) and node.level and node.module
+            if relative and node.module.split(".")[0] in ours:
+                private = [a.name for a in node.names if a.name.startswith("_")]
+                assert private == [], (path.name, node.module, private)
+
+
+def test_the_public_names_stay_where_they_were():
+    import autograd
+    from autograd import viz
+
+    for name in ["layout", "to_dot", "draw_dot", "render", "to_svg", "mimebundle"]:
+        assert callable(getattr(viz, name))
+    for name in ["find_renderer", "local_derivatives", "emit_dot", "emit_digraph"]:
+        assert callable(getattr(viz, name))
+    assert issubclass(viz.RendererNotFound, RuntimeError)
+    assert issubclass(viz.RenderError, RuntimeError)
+    assert viz.Drawing.__name__ == "Drawing" and viz.Cluster.__name__ == "Cluster"
+    assert (autograd.draw_dot, autograd.render, autograd.to_dot) == (
+        viz.draw_dot,
+        viz.render,
+        viz.to_dot,
+    )
