@@ -31,6 +31,7 @@ _EXPORTS = {
     ),
     **dict.fromkeys(["Callback", "EarlyStopping"], "callbacks"),
     "History": "history",
+    "draw_network": "netview",
     "evaluate": "objective",
     "fit": "train",
 }
@@ -73,6 +74,7 @@ __all__ = [
     "batches",
     "blobs",
     "circles",
+    "draw_network",
     "evaluate",
     "fit",
     "functional",
