@@ -3,7 +3,8 @@
 With no options it is micrograd's demo: MLP(2, [16, 16, 1]) on 100 moons points
 (noise 0.1), hinge loss + 1e-4 * sum p^2, SGD with lr = 1.0 - 0.9 * k / 100,
 100 full-batch steps.  It writes ``model.json``, ``history.json`` (or .csv)
-and, with matplotlib installed, ``loss.png`` and ``decision_boundary.png``.
+and, with matplotlib installed, ``loss.png``, ``decision_boundary.png`` and
+``network.svg`` (the trained network, neuron by neuron).
 ``--compile`` runs the same steps on compiled tapes (``fit(compile=True)``).
 Exit status: 0 done, 1 training diverged, 2 bad arguments, 130 Ctrl-C (after
 saving what was trained so far).
@@ -21,6 +22,7 @@ from . import data as datasets
 from .callbacks import EarlyStopping
 from .io import save
 from .layers import MLP
+from .netview import draw_network
 from .objective import LOSSES, default_loss, evaluate
 from .optim import SGD, Adam, AdamW, CosineLR, LinearLR
 from .train import fit
@@ -148,7 +150,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     add("--seed", type=int, default=0, help="seed for data, weights and batches (default 0)")
     add("--out", help="output folder (default runs/DATASET)")
     add("--history-format", choices=["json", "csv"], default="json")
-    add("--no-plots", action="store_true", help="do not draw loss.png and decision_boundary.png")
+    add("--no-plots", action="store_true", help="do not draw the loss, boundary, network pictures")
     add("--quiet", action="store_true", help="print only the final summary")
     parser.set_defaults(train_parser=parser)
     return parser
@@ -343,4 +345,6 @@ def _plots(model, data, history, out, say) -> list[str]:
     plot_history(history, loss_png)
     model.eval()
     plot_decision_boundary(model, data, boundary_png, title=f"{data.name}: decision boundary")
-    return [loss_png, boundary_png]
+    network_svg = os.path.join(out, "network.svg")
+    draw_network(model).save(network_svg)  # the trained weights, neuron by neuron
+    return [loss_png, boundary_png, network_svg]
