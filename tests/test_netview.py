@@ -111,3 +111,15 @@ def test_save_and_notebook_display(tmp_path):
     assert set(bundle) == {"text/plain", "image/svg+xml", "image/png"}
     assert metadata["image/png"]["width"] <= 900
     assert bundle["text/plain"] == "<NetworkView: 2 -> 4 -> 1 network, edges show weights>"
+
+
+def test_tapegrad_train_draws_the_trained_network(tmp_path):
+    pytest.importorskip("matplotlib")
+    from nn.cli import main
+
+    args = ["train", "--epochs", "2", "--samples", "20", "--hidden", "4,3", "--quiet"]
+    assert main([*args, "--out", str(tmp_path)]) == 0
+    circles, edges, _ = parse((tmp_path / "network.svg").read_text(encoding="utf-8"))
+    assert Counter(c for c, *_ in circles) == {0: 2, 1: 4, 2: 3, 3: 1}
+    model = nn.load(tmp_path / "model.json")
+    assert edges["2.0", "3.0"][2] == pytest.approx(model.layers[2].neurons[0].w[0].data, abs=1e-6)
