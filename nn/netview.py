@@ -22,6 +22,7 @@ from pathlib import Path
 
 from autograd import Value, no_grad
 from autograd.files import write_atomic
+from autograd.viz.notebook import compact_png
 
 __all__ = ["NetworkView", "draw_network"]
 
@@ -195,7 +196,7 @@ def _png(pic: _Picture, scale: float = 1.25) -> bytes:
         ax.text(x, y, text, fontsize=size * pt, ha=ha, va="baseline", color="#2d3748")
     out = io.BytesIO()
     fig.savefig(out, format="png", dpi=dpi, facecolor="white")
-    return out.getvalue()
+    return compact_png(out.getvalue())
 
 
 class NetworkView:

@@ -35,7 +35,7 @@ MIN_SCALE = 0.6
 _MIN_NODES = 12
 
 
-def _compact_png(png: bytes) -> bytes:
+def compact_png(png: bytes) -> bytes:
     """The PNG with 64 colours (about half the bytes) when Pillow is installed, else as is.
 
     A graph picture has a few fills and anti-aliased edges: 64 colours show it
@@ -103,7 +103,7 @@ def mimebundle(obj, *, metadata: bool = False) -> dict | tuple[dict, dict]:
         text = f"<{type(obj).__name__}>"
     try:
         source, svg = _fitted(obj)
-        png = _compact_png(run_dot(source, "png", _FIT, f"-Gdpi={96 * PNG_SCALE:g}"))
+        png = compact_png(run_dot(source, "png", _FIT, f"-Gdpi={96 * PNG_SCALE:g}"))
     except RendererNotFound as err:
         reason = str(err)
     except Exception as err:  # a picture is a bonus: fall back to the text
