@@ -93,3 +93,20 @@ def test_each_neurons_weights_stand_in_index_order_with_the_bias_last():
 
 def test_the_same_graph_is_laid_out_the_same_way_every_time():
     assert mlp_picture()[1] == mlp_picture()[1]
+
+
+def test_top_to_bottom_the_same_order_turned():
+    _, svg = mlp_picture(rankdir="TB")
+    boxes, texts = read_svg(svg)
+    layers = [boxes[f"layers.{k}"] for k in range(3)]
+    for above, below in itertools.pairwise(layers):
+        assert above[3] < below[1]  # layers stand top to bottom
+    for k, (fan_in, size) in enumerate([(2, 4), (4, 4), (4, 1)]):
+        neurons = [boxes[f"layers.{k}.neurons.{j}"] for j in range(size)]
+        for left, right in itertools.pairwise(neurons):
+            assert left[2] <= right[0]  # neurons left to right
+        for box in neurons:  # a neuron's parameters left to right, the bias last
+            names = sorted(
+                (x, t) for t, x, y in texts if inside((x, y), box) and re.fullmatch(r"w\.\d+|b", t)
+            )
+            assert [t for _, t in names] == [f"w.{i}" for i in range(fan_in)] + ["b"]

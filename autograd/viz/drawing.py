@@ -85,13 +85,15 @@ def _record_label(fields: list[str], rankdir: str) -> HtmlLabel:
     return HtmlLabel(f"<{table}<tr>{rows}</tr></table>>")
 
 
-def _table_label(rows: list, fill: str) -> HtmlLabel:
-    """Several records as the rows of one table; each row's last cell is a port, its id.
+def _table_label(rows: list, fill: str, rankdir: str = "LR") -> HtmlLabel:
+    """Several records as one table; each record's last cell is a port, its id.
 
-    ``rows`` holds (port, fields, outline) triples, ``outline`` the colour and
-    pen width the row's cells are drawn with (none: the usual black).
+    In an LR picture each record is a row (stacked top to bottom, edges leave
+    from the right); in a TB one each is a column (side by side, left to
+    right, edges leave from the bottom).  ``rows`` holds (port, fields,
+    outline) triples, ``outline`` the colour the record's cells are drawn with.
     """
-    lines = []
+    grid = []  # one list of cells per record
     for port, fields, outline in rows:
         colour = f' color="{outline["color"]}"' if outline else ""
         cells = []
@@ -99,7 +101,10 @@ def _table_label(rows: list, fill: str) -> HtmlLabel:
             width = math.ceil(len(text) * _WIDE_EM * _FONT_PT + _CELL_PAD_PT)
             at = f' port="{port}"' if k == len(fields) - 1 else ""
             cells.append(f'<td width="{width}"{at}{colour}>{_escape_html(text)}</td>')
-        lines.append(f"<tr>{''.join(cells)}</tr>")
+        grid.append(cells)
+    if rankdir != "LR":  # records as columns: the k-th table row holds every k-th field
+        grid = [list(row) for row in zip(*grid, strict=True)]
+    lines = [f"<tr>{''.join(cells)}</tr>" for cells in grid]
     table = f'<table border="0" cellborder="1" cellspacing="0" cellpadding="3" bgcolor="{fill}">'
     return HtmlLabel(f"<{table}{''.join(lines)}</table>>")
 
@@ -450,7 +455,7 @@ def layout(
     for k, (path, members) in enumerate(tables.items()):
         table_id = f"p{k}"
         rows = [(node_id[p].split(":")[0], record_fields(p), outline(p)) for p in members]
-        attrs = {"label": _table_label(rows, COLOURS["parameter"]), "shape": "plain"}
+        attrs = {"label": _table_label(rows, COLOURS["parameter"], rankdir), "shape": "plain"}
         cluster_for(path).nodes.append((table_id, attrs))
         for p in members:
             node_id[p] = f"{table_id}:{node_id[p]}"
