@@ -11,6 +11,7 @@ pictures shown against the picture outputs the notebook holds.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from browser import chromium_page, screenshot
+from browser import browser_required, chromium_page, need_browser, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -80,11 +81,12 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """(base URL, folder) of a jupyter lab serving an untrusted copy of the lessons."""
-    from browser import need_browser
-
     need_browser()
-    if shutil.which("jupyter") is None and not (Path(sys.executable).parent / "jupyter").exists():
-        pytest.skip("jupyter lab is not installed (pip install jupyterlab)")
+    if importlib.util.find_spec("jupyterlab") is None:
+        reason = 'JupyterLab is not installed (pip install -e ".[notebooks]")'
+        if browser_required():
+            pytest.fail(f"TAPEGRAD_BROWSER_TESTS=required but {reason}")
+        pytest.skip(reason)
     root = tmp_path_factory.mktemp("lab")
     lessons = root / "notebooks"
     shutil.copytree(NOTEBOOKS, lessons)
