@@ -69,18 +69,19 @@ def _escape_html(text: str) -> str:
     return text.replace('"', "&quot;").replace("\n", "<br/>")
 
 
-def _record_label(fields: list[str], rankdir: str) -> HtmlLabel:
-    """label | data | grad as a table: a row in LR pictures, a column in TB ones.
+def _record_label(fields: list[str]) -> HtmlLabel:
+    """label / data / grad as a table of one column, each field under the one before.
 
-    Each field is at least as wide as its text in a wide sans-serif font.
+    Stacked, a record is about half as wide as in a row, so pictures read
+    left to right fit a notebook more often.  Each field is at least as wide
+    as its text in a wide sans-serif font.
     """
-    side = "l" if rankdir == "LR" else "t"
     cells = []
     for k, text in enumerate(fields):
         width = math.ceil(len(text) * _WIDE_EM * _FONT_PT + _CELL_PAD_PT)
-        border = f' border="1" sides="{side}"' if k else ""
+        border = ' border="1" sides="t"' if k else ""
         cells.append(f'<td width="{width}"{border}>{_escape_html(text)}</td>')
-    rows = "".join(cells) if rankdir == "LR" else "</tr><tr>".join(cells)
+    rows = "</tr><tr>".join(cells)
     table = '<table border="0" cellborder="0" cellspacing="0" cellpadding="3">'
     return HtmlLabel(f"<{table}<tr>{rows}</tr></table>>")
 
@@ -380,7 +381,7 @@ def layout(
         return {"color": DONE, "penwidth": "2"} if v in done else {}
 
     def record(v):
-        label = _record_label(record_fields(v), rankdir)
+        label = _record_label(record_fields(v))
         return {"label": label, "fillcolor": COLOURS[kind(v)], "margin": "0", **outline(v)}
 
     def op_attrs(v):
