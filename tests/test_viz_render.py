@@ -302,3 +302,15 @@ def test_notebook_pictures_fit_the_width_turning_or_summarising_long_graphs():
     svg, width, scale = shown(model([1.0, -2.0]))  # big: fewer nodes, and a summary
     assert width <= viz.NOTEBOOK_WIDTH + 1 and scale >= viz.MIN_SCALE
     assert any(t.startswith("… ") and "more nodes" in t for t in svg_texts(svg))
+
+
+@pytest.mark.renderer
+def test_to_png_draws_the_same_picture_at_a_scale():
+    x = Value(3.0, label="x")
+    y = x * x
+    svg_pt = float(re.search(r'width="([0-9.]+)pt"', to_svg(y)).group(1))
+    for scale in (1.0, 2.0):
+        png = viz.to_png(y, scale=scale)
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        px_wide = struct.unpack(">I", png[16:20])[0]
+        assert px_wide == pytest.approx(svg_pt * 96 / 72 * scale, rel=0.03)
