@@ -80,6 +80,18 @@ def _activations(layers, x) -> list[list[float]]:
     return out
 
 
+def _short(a: float) -> str:
+    """A number short enough to fit inside its circle (six characters at most): 0.25, -12, 3e4."""
+    if not math.isfinite(a):
+        return str(a)
+    if abs(a) < 9.995:
+        return f"{a:.2f}"
+    if abs(a) < 999.5:
+        return f"{a:.0f}"
+    mantissa, exponent = f"{a:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
 def _geometry(layers, nin: int, x, show: str) -> _Picture:
     sizes = [nin] + [len(layer.neurons) for layer in layers]
     columns = len(sizes)
@@ -116,7 +128,7 @@ def _geometry(layers, nin: int, x, show: str) -> _Picture:
         fill = "#e8f1fa" if column == 0 else "#ffffff"
         for index in range(size):
             cx, cy = position(column, index)
-            text = f"{acts[column][index]:.2f}" if acts is not None else ""
+            text = _short(acts[column][index]) if acts is not None else ""
             pic.circles.append((cx, cy, fill, kind, column, index, text))
         title = "inputs" if column == 0 else f"layer {column - 1}"
         if column > 0:

@@ -123,3 +123,11 @@ def test_tapegrad_train_draws_the_trained_network(tmp_path):
     assert Counter(c for c, *_ in circles) == {0: 2, 1: 4, 2: 3, 3: 1}
     model = nn.load(tmp_path / "model.json")
     assert edges["2.0", "3.0"][2] == pytest.approx(model.layers[2].neurons[0].w[0].data, abs=1e-6)
+
+
+def test_activations_are_written_short_enough_to_fit_their_circle():
+    from nn.netview import _short
+
+    cases = {0.25: "0.25", -1.0: "-1.00", 12.4: "12", -123.4: "-123", 31000.0: "3e4", 1e-9: "0.00"}
+    assert {a: _short(a) for a in cases} == cases
+    assert all(len(_short(a)) <= 6 for a in (-9.999, 999.4, -99999.0, 1e300, -1e-300, -1e300))
