@@ -175,6 +175,7 @@ class Player:
             "clusters": clusters,
             "max_nodes": max_nodes,
             "ids": True,
+            "param_tables": False,  # every Value its own node, for data-node
         }
         from .viz import layout
 

@@ -20,8 +20,10 @@ from itertools import pairwise
 from typing import Any, TextIO
 
 from .engine import backward_pass, topological_order
+from .formatting import fmt_number as _fmt
+from .formatting import op_symbol as _op_symbol
 from .value import Value
-from .viz import _fmt, _op_symbol, emit_digraph, emit_dot, layout, local_derivatives
+from .viz import emit_digraph, emit_dot, layout, local_derivatives
 
 __all__ = ["Explanation", "GraphStats", "Step", "backward_steps", "explain", "graph_stats"]
 
@@ -152,7 +154,7 @@ class Step:
     def _repr_mimebundle_(self, include=None, exclude=None):
         from .viz import mimebundle
 
-        return mimebundle(self)
+        return mimebundle(self, metadata=True)
 
 
 def backward_steps(root: Value) -> Iterator[Step]:

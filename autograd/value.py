@@ -221,7 +221,7 @@ class Value:
     def _repr_mimebundle_(self, include=None, exclude=None):
         from .viz import mimebundle
 
-        return mimebundle(self)
+        return mimebundle(self, metadata=True)
 
     def to_svg(self, **options: Any) -> str:
         """This Value's graph as SVG text (needs a renderer; see autograd.viz)."""

@@ -49,6 +49,7 @@ import handwritten  # noqa: E402
 import nn  # noqa: E402
 from autograd import Value, topological_order  # noqa: E402
 from autograd.compile import compile_loss, trace  # noqa: E402
+from autograd.files import write_atomic  # noqa: E402
 
 SIZES = [2, 16, 16, 1]
 ALPHA = 1e-4
@@ -637,14 +638,6 @@ def table(r: dict) -> str:
     lines += ["The targets we hold ourselves to:", ""]
     lines += [f"- {what} {'✓' if ok else '✗'}" for what, ok in checks]
     return "\n".join(lines) + "\n"
-
-
-def write_atomic(path: str, text: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def torch_part(reps: int) -> dict:

@@ -3,7 +3,8 @@
 With no options it is micrograd's demo: MLP(2, [16, 16, 1]) on 100 moons points
 (noise 0.1), hinge loss + 1e-4 * sum p^2, SGD with lr = 1.0 - 0.9 * k / 100,
 100 full-batch steps.  It writes ``model.json``, ``history.json`` (or .csv)
-and, with matplotlib installed, ``loss.png`` and ``decision_boundary.png``.
+and, with matplotlib installed, ``loss.png``, ``decision_boundary.png`` and
+``network.svg`` (the trained network, neuron by neuron).
 ``--compile`` runs the same steps on compiled tapes (``fit(compile=True)``).
 
 The output folder is never a mix of two runs: everything is written into a
@@ -33,6 +34,7 @@ from . import data as datasets
 from .callbacks import Callback, EarlyStopping
 from .io import save
 from .layers import MLP
+from .netview import draw_network
 from .objective import LOSSES, default_loss, evaluate
 from .optim import SGD, Adam, AdamW, CosineLR, LinearLR, LRScheduler, Optimizer
 from .replay import Recorder, write_training_html
@@ -56,6 +58,7 @@ RUN_FILES = (
     "loss.png",
     "decision_boundary.png",
     "training.html",  # the training player, where this version writes one
+    "network.svg",
 )
 
 
@@ -237,7 +240,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         default="json",
         help="history.json (default) or history.csv, one row per epoch",
     )
-    add("--no-plots", action="store_true", help="do not draw loss.png and decision_boundary.png")
+    add(
+        "--no-plots",
+        action="store_true",
+        help="do not draw network.svg, loss.png and decision_boundary.png",
+    )
     add("--quiet", action="store_true", help="print only the final summary")
     parser.set_defaults(train_parser=parser)
     return parser
@@ -556,14 +563,17 @@ def _replace(out: str, staging: str) -> None:
 
 
 def _plots(model, data, history, out) -> list[str]:
-    """loss.png and decision_boundary.png (their names), or a notice on how to get them."""
+    """network.svg, loss.png and decision_boundary.png (their names); without matplotlib
+    the first only, and a notice on how to get the others."""
+    # The trained weights, neuron by neuron: an SVG of its own, no matplotlib needed.
+    _write(lambda path: draw_network(model).save(path), out, "network.svg")
     try:
         import matplotlib  # noqa: F401
 
         from .plot import plot_decision_boundary, plot_history
     except ImportError:
         _notice('no plots: matplotlib is not installed (pip install "tapegrad[notebooks]")')
-        return []
+        return ["network.svg"]
     _write(lambda path: plot_history(history, path), out, "loss.png")
     model.eval()
     title = f"{data.name}: decision boundary"
@@ -572,4 +582,4 @@ def _plots(model, data, history, out) -> list[str]:
         out,
         "decision_boundary.png",
     )
-    return ["loss.png", "decision_boundary.png"]
+    return ["network.svg", "loss.png", "decision_boundary.png"]

@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from .io import write_text_atomic
+from autograd.files import write_atomic as write_text_atomic
 
 METRICS = ("train_loss", "train_acc", "val_loss", "val_acc")
 COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "time")

@@ -30,6 +30,8 @@ import os
 import tempfile
 from itertools import pairwise
 
+from autograd.files import write_atomic
+
 from .layers import ACTIVATIONS, MLP
 
 FORMAT = "tapegrad.mlp"
@@ -91,7 +93,7 @@ def save(model: MLP, path: str | os.PathLike[str]) -> None:
         "architecture": model.architecture(),
         "parameters": params,
     }
-    write_text_atomic(path, _format(doc))
+    write_atomic(path, _format(doc))
 
 
 def _format(doc: dict) -> str:

@@ -90,6 +90,12 @@ class Module:
         _collect_named(self, f"{prefix}." if prefix else "", pairs)
         return pairs
 
+    def graph_groups(self, root: Value) -> dict:
+        """{Value: neuron path}: how pictures of ``root``'s graph box this module's neurons."""
+        from .graphgroups import graph_groups
+
+        return graph_groups(self, root)
+
     def parameters(self) -> list[Value]:
         """Every parameter as a list (micrograd's order: layer, neuron, weights then bias).
 

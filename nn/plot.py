@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from autograd import Value, no_grad
-from autograd.viz import write_atomic
+from autograd.files import write_atomic
 
 __all__ = [
     "activation_curves",

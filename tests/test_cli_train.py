@@ -119,10 +119,11 @@ def test_without_matplotlib_it_finishes_and_says_how_to_get_plots(tmp_path, caps
         status = main([*args, "--out", str(tmp_path)])  # from Python: a warning, even --quiet
     assert status == 0
     assert "pip install" not in capsys.readouterr().out  # never on stdout
-    # training.html needs no matplotlib: the replay draws its own SVG.
+    # training.html and network.svg need no matplotlib: both draw their own SVG.
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "history.json",
         "model.json",
+        "network.svg",
         "training.html",
     ]
 
