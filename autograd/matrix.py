@@ -322,7 +322,7 @@ class _Lowering:
         """Names of the forward and derivative functions an activation group calls."""
         key = (op, repr(arg))
         if key not in self.helpers:
-            taken = {name for name, _ in self.helpers.values()}
+            taken = {names[0] for names in self.helpers.values()}
             name = op if op not in taken else f"{op}_{len(self.helpers) + 1}"
             self.helpers[key] = (name, f"d_{name}", arg)
         return self.helpers[key][:2]
@@ -683,6 +683,8 @@ class MatrixTape:
         arrays, lengths = [], set()
         for k, (column, shape) in enumerate(zip(columns, self._shapes)):
             a = np.asarray(column, dtype=np.float64)
+            if a.size == 0:  # no samples (an empty list has no second axis)
+                a = a.reshape((0,) if shape is None else (0, shape))
             want = 1 if shape is None else 2
             if a.ndim != want or (shape is not None and len(a) and a.shape[1] != shape):
                 recorded = "a number" if shape is None else f"a list of {shape}"
