@@ -24,10 +24,12 @@ and its backward pass is two more, with the transposes::
 - every other node (the loss, a target, a guard's operand) is replayed as
   the batch replay does, one numpy array of n samples per node, its code
   written from the rule table (``node_code``);
+- a long chain of adds over one op on leaves (``sum_p p * p``, the L2
+  penalty) is that op on a vector of leaves and one ``.sum()``;
 - the sum over samples is a reduction (``.sum()``), and gradients of leaves
   that appear in several places are added up by one ``bincount``.
 
-``source()`` shows the generated code.  Where the graph has no layer to lower
+``source()`` shows the generated code.  Where the graph has nothing to lower
 (a model built from ``*`` and ``+``, a tape with ``check=True``), ``lower``
 warns (``MatrixFallback``), names what is missing, and the replay is the
 tape's numpy batch replay (``Tape.batch``) instead.
@@ -74,8 +76,10 @@ class _Vector:
     """Several nodes computed together as the columns of one (n, k) array.
 
     kind: 'input' (a list argument), 'layer' (``source @ W.T + b``), 'act'
-    (an op applied to every column of ``source``) or 'stack' (nodes gathered
-    into columns, when a layer reads nodes that no vector holds in order).
+    (an op applied to every column of ``source``), 'stack' (nodes gathered
+    into columns, when a layer reads nodes that no vector holds in order) or
+    'sum' (a chain of adds over one op on leaves, such as sum_p p * p: the op
+    on a vector of leaves, then ``.sum()``; its columns are the terms).
     """
 
     def __init__(self, kind: str, name: str, cols: tuple, source=None, position: int = -1):
@@ -87,8 +91,11 @@ class _Vector:
         self.weights: list = []  # layer: per neuron, its weight leaves
         self.bias: list = []  # layer: per neuron, its bias leaf
         self.inputs: tuple = ()  # layer: the nodes it reads, in order
-        self.op = ""  # act: the op and its constant
+        self.op = ""  # act and sum: the op and its constant
         self.arg = None
+        self.top = -1  # sum: the last add of the chain, which the reduction computes
+        self.slots: list = []  # sum: per operand of the op, the leaf slot of each term
+        self.others: list = []  # sum: terms of the chain that are not the op on leaves
 
 
 def _literal(x: float) -> str:
@@ -182,7 +189,8 @@ class _Lowering:
             ws, xs, b = node.operands[:k], node.operands[k : 2 * k], node.operands[-1]
             if all(nodes[j].kind in _LEAF_KINDS for j in (*ws, b)):
                 groups.setdefault(xs, []).append(i)
-        if not groups:
+        self._find_sums()
+        if not groups and not self.sums:
             has_linear = any(n.kind == "op" and n.op == "linear" for n in nodes)
             self.reason = (
                 "no layer to lower: the graph has no `linear` node whose weights and bias are "
@@ -193,6 +201,7 @@ class _Lowering:
                     else " (a neuron's sum written with * and +, e.g. MLP(..., fused=False), "
                     "is not recognised as a weighted sum)"
                 )
+                + ", and no long sum of one op on leaves (such as sum_p p * p)"
             )
             return
         layers = []
@@ -241,6 +250,76 @@ class _Lowering:
                 self.by_cols[v.inputs] = source
             v.source = source
 
+    def _find_sums(self, shortest: int = 4) -> None:
+        """Chains of adds whose terms are mostly one op on leaves: sum_p p * p, sum_p |p|."""
+        g, nodes = self.graph, self.nodes
+        uses = [0] * len(nodes)
+        for node in nodes:
+            for j in node.operands:
+                uses[j] += 1
+        for lhs, _, rhs, _ in g.guards:
+            for j in (lhs, rhs):
+                if isinstance(j, int):
+                    uses[j] += 2  # a guard needs the node's own value: never absorbed
+        uses[g.root] += 2
+
+        def is_add(i: int) -> bool:
+            node = nodes[i]
+            return node.kind == "op" and node.op == "add" and node.backprop
+
+        # An add used once, as the left operand of another add, is inside a chain.
+        inner = set()
+        for i, node in enumerate(nodes):
+            left = node.operands[0] if node.operands else -1
+            if is_add(i) and uses[left] == 1 and is_add(left) and node.operands[1] != left:
+                inner.add(left)
+        self.sums: list[_Vector] = []
+        self.absorbed: set[int] = set()
+        for top in range(len(nodes)):
+            if not is_add(top) or top in inner:
+                continue
+            chain, terms, cur = [top], [], top
+            while True:
+                left, right = nodes[cur].operands
+                terms.append(right)
+                if left in inner:
+                    chain.append(left)
+                    cur = left
+                else:
+                    terms.append(left)
+                    break
+            if len(terms) < shortest:
+                continue
+            kinds: dict = {}
+            for t in terms:
+                node = nodes[t]
+                if (
+                    node.kind == "op"
+                    and node.backprop
+                    and uses[t] == 1
+                    and node.op != "linear"  # a layer's (found later), not a sum's
+                    and all(nodes[j].kind in _LEAF_KINDS for j in node.operands)
+                ):
+                    key = (node.op, repr(node.arg), len(node.operands))
+                    kinds.setdefault(key, []).append(t)
+            if not kinds:
+                continue
+            members = max(kinds.values(), key=len)
+            if len(members) < shortest:
+                continue
+            members.sort()
+            v = _Vector("sum", f"q{len(self.sums) + 1}", tuple(members), position=top)
+            v.top = top
+            v.op, v.arg = nodes[members[0]].op, nodes[members[0]].arg
+            v.slots = [
+                [self._leaf_slot(nodes[t].operands[k]) for t in members]
+                for k in range(len(nodes[members[0]].operands))
+            ]
+            chosen = set(members)
+            v.others = [t for t in reversed(terms) if t not in chosen]
+            self.sums.append(v)
+            self.absorbed |= chosen | set(chain)
+
     def _add(self, v: _Vector) -> None:
         self.vectors.append(v)
         self.by_cols.setdefault(v.cols, v)
@@ -251,14 +330,22 @@ class _Lowering:
     def _order_units(self) -> None:
         """Vectors and the remaining op nodes in an order where each comes after its inputs."""
         nodes = self.nodes
-        self.head = [i for i, node in enumerate(nodes) if node.kind == "op" and i not in self.home]
+        self.head = [
+            i
+            for i, node in enumerate(nodes)
+            if node.kind == "op" and i not in self.home and i not in self.absorbed
+        ]
+        tops = {v.top: v for v in self.sums}
         units = [("vector", v) for v in self.vectors if v.kind != "input"]
+        units += [("vector", v) for v in self.sums]
         units += [("node", i) for i in self.head]
 
         def producer(i: int):
             home = self.home.get(i)
             if home is not None:
                 return None if home[0].kind == "input" else ("vector", id(home[0]))
+            if i in tops:
+                return ("vector", id(tops[i]))
             return ("node", i) if nodes[i].kind == "op" else None
 
         deps: dict = {}
@@ -270,6 +357,9 @@ class _Lowering:
                 position[key] = u
             elif u.kind == "stack":
                 needs = {producer(j) for j in u.cols}
+                position[key] = u.position
+            elif u.kind == "sum":
+                needs = {producer(j) for j in u.others}
                 position[key] = u.position
             else:
                 needs = {("vector", id(u.source))} if u.source.kind != "input" else set()
@@ -337,7 +427,8 @@ class _Lowering:
             '"""The batch\'s rows through the recorded graph: (per-sample values, or '
             '(sum over samples, [d/d wrt]))."""'
         )
-        self.emit(f"n = len({self.arg_names[0]})" if self.arg_names else "n = 0")
+        # A tape without inputs is one evaluation, not a sum over no samples.
+        self.emit(f"n = len({self.arg_names[0]})" if self.arg_names else "n = 1")
         for i in self.head_leaves():
             self.emit(f"v{i} = leaves[{self.slot[i]}]  # {self.leaf_words(i)}")
 
@@ -358,6 +449,8 @@ class _Lowering:
             elif u.kind == "act":
                 fwd, _ = self.helper(u.op, u.arg)
                 self.emit(f"{u.name} = {fwd}({u.source.name})")
+            elif u.kind == "sum":
+                self.forward_sum(u)
             else:  # stack
                 cols = ", ".join(self.expr(c) for c in u.cols)
                 self.emit(f"{u.name} = columns(n, {cols})")
@@ -371,7 +464,7 @@ class _Lowering:
         # Backward --------------------------------------------------------------------------
         self.emit("# backward: the chain rule, last unit first; matrices for the layers")
         self.assigned: set[int] = set()
-        self.pending: dict = {id(v): [] for v in self.vectors}
+        self.pending: dict = {id(v): [] for v in self.vectors + self.sums}
         self.scatter: list[tuple[str, str]] = []
         grad_of: dict = {}
         if nodes[g.root].active:
@@ -496,7 +589,47 @@ class _Lowering:
             self.emit(f"{d} = columns(n, {parts})")
         return d
 
+    def forward_sum(self, v: _Vector) -> None:
+        """q = op(leaves[...], ...) over the terms, then v<top> = q.sum() (+ the other terms)."""
+        names = []
+        for k, slots in enumerate(v.slots):
+            same = next((j for j in range(k) if v.slots[j] == slots), None)
+            if same is not None:
+                names.append(names[same])
+                continue
+            names.append(f"{v.name}_{k}")
+            self.namespace[f"_{v.name}_{k}"] = np.array(slots, dtype=np.intp)
+            self.emit(f"{v.name}_{k} = leaves[_{v.name}_{k}]  # {len(slots)} leaves")
+        code = node_code(v.op, names, v.arg, out=v.name, numpy=True)
+        self.calls |= code.calls
+        self.names |= code.names
+        v.locals = code.locals
+        v.operand_names = names
+        self.emit(f"{v.name} = {code.forward}  # {v.op} of {len(v.cols)} terms")
+        rest = "".join(f" + {self.expr(t)}" for t in v.others)
+        self.emit(
+            f"v{v.top} = {v.name}.sum(){rest}  # a chain of {len(v.cols) + len(v.others) - 1} adds"
+        )
+
+    def backward_sum(self, v: _Vector) -> None:
+        if v.top not in self.assigned:
+            return
+        self.emit(f"d{v.name} = full({len(v.cols)}, total(g_v{v.top}, n))")
+        for k, local in enumerate(v.locals):
+            if local == "1.0":
+                term = f"d{v.name}"
+            elif local == "-1.0":
+                term = f"-d{v.name}"
+            else:
+                term = f"d{v.name} * {local}"
+            self.scatter.append((f"_{v.operand_names[k]}", term))
+        for t in v.others:
+            if self.nodes[t].active:
+                self.contribute(t, f"g_v{v.top}")
+
     def backward_vector(self, v: _Vector, wrt: set):
+        if v.kind == "sum":
+            return self.backward_sum(v)
         d = self.assemble(v)
         if d is None:
             return None
@@ -617,6 +750,7 @@ class MatrixTape:
             where=np.where,
             array=np.array,
             zeros=np.zeros,
+            full=np.full,
             bincount=np.bincount,
             concatenate=np.concatenate,
             columns=_columns,
@@ -714,7 +848,7 @@ class MatrixTape:
                 raise
             value, grads = self.tape.sum_over(*columns, params=params)  # names the bad sample
             return value, np.array(grads, dtype=np.float64)
-        if n == 0:
+        if n == 0 and self._shapes:
             return 0.0, np.zeros(len(self.tape.graph.wrt))
         leaves = self._leaves(params)
         try:

@@ -151,6 +151,10 @@ class Compiled:
                 return l2 * F.l2_penalty(params)
 
             self.penalty = trace(l2_penalty, params=params)
+            if mode == "matrix":  # sum_p p^2 as one vector op and a reduction
+                from autograd.matrix import lower
+
+                self.penalty = lower(self.penalty, warn=False)
         self.build_seconds = time.perf_counter() - start
         made = self.matrix.tapes if self.matrix is not None else [*self.sample.tapes, None]
         self.n_tapes = len(made) + (self.penalty is not None)

@@ -402,3 +402,25 @@ def test_tapegrad_train_compile_matrix_reproduces_the_eager_history(tmp_path):
     assert matrix["val_acc"] == eager["val_acc"]
     assert_close(matrix["train_loss"], eager["train_loss"], "train_loss")
     assert all(math.isfinite(x) for x in matrix["train_loss"])
+
+
+@pytest.mark.parametrize("style", ["l2_penalty", "python_sum"])
+def test_a_sum_over_the_parameters_is_one_reduction(style):
+    # micrograd's 1e-4 * sum(p*p for p in params) (Python's sum starts at 0) and nn's l2_penalty.
+    params = MLP(2, [16, 16, 1], seed=12).parameters()
+
+    def penalty():
+        if style == "python_sum":
+            return 1e-4 * sum(p * p for p in params)
+        return 1e-4 * F.l2_penalty(params)
+
+    low = lower(trace(penalty, params=params))
+    assert low.lowered
+    assert "q1 = q1_0 * q1_0  # mul of 337 terms" in low.source()
+    value, grads = low()
+    for p in params:
+        p.grad = 0.0
+    want = penalty()
+    want.backward()
+    assert_close([value], [want.data], "penalty")
+    assert_close(grads, [p.grad for p in params], "grads")
