@@ -154,8 +154,10 @@ class _Lowering:
     def _arg_names(self) -> list[str]:
         """The tape's argument names, unless one could clash with a generated name."""
         names = list(self.graph.arg_names)
-        generated = re.compile(r"^(d?[zhsxW]\d+\w*|d?b\d+|g_v\d+|v\d+|n|leaves|backward)$")
-        if any(generated.match(a) or a.startswith("_") for a in names):
+        generated = re.compile(r"^(d?[zhsqxW]\d+\w*|d?b\d+|g_v\d+|v\d+|d_\w+|n|leaves|backward)$")
+        helpers = {"where", "array", "zeros", "full", "bincount", "concatenate", "columns"}
+        helpers |= {"total", "guard", "inf", "nan", *OPS}
+        if any(generated.match(a) or a.startswith("_") or a in helpers for a in names):
             return [f"arg{k}" for k in range(len(names))]
         return names
 
@@ -743,8 +745,9 @@ class MatrixTape:
             "# where, columns, total, bincount, ...: numpy; g_v<i>: d(value)/d(v<i>).",
             "",
             "",
+            "",
         ]
-        self._source = "\n".join(intro) + header + body
+        self._source = "\n".join(intro) + header + ("\n" if header else "") + body
         namespace = low.namespace
         namespace.update(
             where=np.where,
