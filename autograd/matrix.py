@@ -425,10 +425,7 @@ class _Lowering:
         fname = f"{g.name}_matrix"
         args = [*self.arg_names, "leaves", "backward=True"]
         self.emit(f"def {fname}({', '.join(args)}):", 0)
-        self.emit(
-            '"""The batch\'s rows through the recorded graph: (per-sample values, or '
-            '(sum over samples, [d/d wrt]))."""'
-        )
+        self.emit('"""The rows of the batch through the graph: (sum over rows, [d/d wrt])."""')
         # A tape without inputs is one evaluation, not a sum over no samples.
         self.emit(f"n = len({self.arg_names[0]})" if self.arg_names else "n = 1")
         for i in self.head_leaves():
@@ -442,7 +439,8 @@ class _Lowering:
             elif u.kind == "layer":
                 self.emit(
                     f"W{u.name[1:]} = leaves[_W{u.name[1:]}]  # ({len(u.cols)}, "
-                    f"{len(u.source.cols)}): {len(u.cols)} neurons, v{u.cols[0]}..v{u.cols[-1]}"
+                    f"{len(u.source.cols)}): {_neurons(len(u.cols))}, "
+                    + (f"v{u.cols[0]}..v{u.cols[-1]}" if len(u.cols) > 1 else f"v{u.cols[0]}")
                 )
                 self.emit(f"b{u.name[1:]} = leaves[_b{u.name[1:]}]")
                 self.namespace[f"_W{u.name[1:]}"] = np.array(u.weights, dtype=np.intp)
@@ -714,9 +712,10 @@ class MatrixTape:
             if self.reason is None:
                 self._build(low)
         if self.reason is not None and warn:
+            name = tape.graph.name
             warnings.warn(
-                f"lower: tape {tape.graph.name} is replayed with numpy batch replay, not "
-                f"matrices: {self.reason}",
+                f"lower: {'the tape' if name == 'tape' else f'tape {name}'} is replayed with "
+                f"numpy batch replay, not matrices: {self.reason}",
                 MatrixFallback,
                 stacklevel=3,
             )
@@ -732,7 +731,7 @@ class MatrixTape:
         header = low.header()
         body = "\n".join(low.code) + "\n"
         self.layers = [
-            f"{v.name}: {len(v.cols)} neurons on {len(v.source.cols)} inputs"
+            f"{v.name}: {_neurons(len(v.cols))} on {len(v.source.cols)} inputs"
             + (f", then {u.op}" if (u := _act_of(low, v)) else "")
             for v in low.vectors
             if v.kind == "layer"
@@ -892,6 +891,10 @@ class MatrixTape:
                     pass
         values = [self.tape(*sample, params=params)[0] for sample in zip(*columns, strict=True)]
         return np.array(values, dtype=np.float64)
+
+
+def _neurons(k: int) -> str:
+    return "1 neuron" if k == 1 else f"{k} neurons"
 
 
 def _act_of(low: _Lowering, layer: _Vector):

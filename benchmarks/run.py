@@ -458,8 +458,11 @@ def fresh_loop(key: str, steps: int) -> dict:
         "numpy": ["numpy"],
         "torch": ["torch"],
     }
-    for module in imports.get(key, []):
-        __import__(module)  # imports are not part of the loop
+    # Imports are not part of the loop: nn loads its modules on first use, so load them now.
+    for module in ["nn.layers", "nn.module", "nn.optim", *imports.get(key, [])]:
+        __import__(module)
+    if key in ("compiled", "batch", "matrix"):
+        __import__("autograd.compile")
     start = time.perf_counter()
     engine = ENGINES[key](weights, X, Y)
     for k in range(steps):
