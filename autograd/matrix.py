@@ -512,12 +512,12 @@ class _Lowering:
         return fname
 
     def head_leaves(self) -> list[int]:
-        """Parameters and frozen Values that nodes outside the layers use as numbers."""
+        """Parameters and frozen Values used as numbers: outside layers, or as a layer's input."""
+        stacked = [c for v in self.vectors if v.kind == "stack" for c in v.cols]
         used = sorted(
             {
                 j
-                for i in self.head
-                for j in self.nodes[i].operands
+                for j in [*(j for i in self.head for j in self.nodes[i].operands), *stacked]
                 if self.nodes[j].kind in ("param", "captured")
             }
             | {

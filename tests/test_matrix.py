@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pytest
 
-from autograd import Value, no_grad
+from autograd import Value, constant, linear, no_grad
 from autograd.compile import TapeMismatch, trace
 from autograd.matrix import MatrixFallback, lower
 from nn import MLP, SGD, Adam, LinearLR, blobs, fit, moons
@@ -424,3 +424,26 @@ def test_a_sum_over_the_parameters_is_one_reduction(style):
     want.backward()
     assert_close([value], [want.data], "penalty")
     assert_close(grads, [p.grad for p in params], "grads")
+
+
+def test_a_layer_reading_a_parameter_and_a_constant_as_inputs():
+    # Two neurons over (x0, p, 2.0): the inputs are gathered into columns, p's gradient
+    # sums its use as an input and as a weight of the second neuron.
+    p = Value(0.7, "p")
+    w = [Value(0.3), Value(-0.2), Value(0.5), Value(0.1), Value(0.4), Value(-0.6)]
+    b = [Value(0.05), Value(-0.1)]
+    params = [p, *w, *b]
+
+    def f(x):
+        xs = [x[0], p, constant(2.0)]
+        h0 = linear(w[:3], xs, b[0]).tanh()
+        h1 = linear([w[3], p, w[5]], xs, b[1]).tanh()
+        return h0 * h1
+
+    X = [[0.1], [-0.4], [1.3]]
+    low = lower(trace(f, X[0], params=params))
+    assert low.lowered and "s1 = columns(n, x[:, 0], v1, 2.0)" in low.source()
+    value, grads = low(X)
+    want_value, want_grads = eager_sum(lambda x, y: f(x), X, X, params)
+    assert_close([value], [want_value], "value")
+    assert_close(grads, want_grads, "grads")
