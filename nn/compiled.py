@@ -316,6 +316,14 @@ def compiled_or_eager(eager, data: Dataset, notice, mode: str = "tape"):
     from autograd.compile import TraceError
 
     asked = "compile=True" if mode == "tape" else f"compile={mode!r}"
+    if mode in ("batch", "matrix"):
+        try:
+            import numpy  # noqa: F401
+        except ImportError:
+            raise ImportError(
+                f"fit: {asked} replays with numpy, which is not installed: "
+                "pip install numpy, or use compile=True"
+            ) from None
     try:
         trainer = Compiled(eager, data, notice, mode)
     except (CannotCompile, TraceError) as err:

@@ -449,3 +449,9 @@ def test_a_layer_reading_a_parameter_and_a_constant_as_inputs():
     want_value, want_grads = eager_sum(lambda x, y: f(x), X, X, params)
     assert_close([value], [want_value], "value")
     assert_close(grads, want_grads, "grads")
+
+
+def test_fit_matrix_without_numpy_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "numpy", None)  # import numpy now raises ImportError
+    with pytest.raises(ImportError, match=r"compile='matrix' replays with numpy.*pip install"):
+        fit(MLP(2, [3, 1]), moons(n=10), epochs=1, verbose=False, compile="matrix")
