@@ -56,7 +56,7 @@ import weakref
 from collections.abc import Callable
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import engine
 from .ops import OPS
@@ -64,11 +64,15 @@ from .value import Value
 
 __all__ = [
     "CompiledLoss",
+    "NodeCode",
     "Tape",
+    "TapeGraph",
     "TapeMismatch",
+    "TapeNode",
     "TraceError",
     "allow_reads",
     "compile_loss",
+    "node_code",
     "trace",
 ]
 
@@ -1124,6 +1128,68 @@ class _Flavour:
         self.function = namespace[name]
 
 
+class TapeNode(NamedTuple):
+    """One node of a recorded graph (``Tape.graph``); operands are node numbers."""
+
+    kind: str  # 'input', 'param', 'captured', 'const' or 'op'
+    op: str
+    arg: object
+    operands: tuple
+    backprop: bool  # False for a node made under no_grad
+    active: bool  # on a backward path from a differentiated leaf to the root
+    label: str
+    data: float  # the value when recorded
+
+
+class TapeGraph(NamedTuple):
+    """A tape's graph: node v{i} is ``nodes[i]``; ``guards`` are (lhs, symbol, rhs, result).
+
+    ``inputs[k]`` lists the nodes of argument k (one for a number), ``wrt`` the
+    nodes whose gradients a replay returns.  A guard's rhs is a node number
+    (an int) or a number (a float).
+    """
+
+    name: str
+    arg_names: tuple
+    shapes: tuple
+    nodes: tuple
+    inputs: tuple
+    params: tuple
+    captured: tuple
+    root: int
+    wrt: tuple
+    guards: tuple
+
+
+class NodeCode(NamedTuple):
+    """The code of one node: its forward expression and one local derivative per operand."""
+
+    forward: str
+    locals: tuple  # each wrapped to be multiplied: g * (local)
+    calls: frozenset  # op functions the code calls by name (bound to the table's or numpy's)
+    names: frozenset  # 'inf', 'nan' when the code uses them
+
+
+def node_code(op: str, operands, arg=None, out: str = "out", numpy: bool = False) -> NodeCode:
+    """The code the tape writes for one ``op`` node over operand expressions ``operands``.
+
+    ``out`` names the node's own result (rules reuse it); ``numpy=True`` writes
+    conditionals as ``where(c, a, b)``.  Derivatives of 1 and -1 are '1.0', '-1.0'.
+    """
+    r = _Renderer(numpy)
+    names = list(operands)
+    forward, locals_ = _templates(op, len(names), arg)
+    texts = []
+    for local in locals_:
+        if _num_is(local, 1.0) or _num_is(local, -1.0):
+            texts.append(repr(local.args[0]))
+        else:
+            texts.append(r.wrap(local, names, out, _PREC["*"]))
+    return NodeCode(
+        r.text(forward, names), tuple(texts), frozenset(r.calls), frozenset(r.names_used)
+    )
+
+
 class Tape:
     """A recorded function, replayed as generated straight-line code.
 
@@ -1164,6 +1230,38 @@ class Tape:
     def input_shapes(self) -> list:
         """Per argument: None for a number, n for a list of n numbers."""
         return list(self._program.shapes)
+
+    @property
+    def graph(self) -> TapeGraph:
+        """The recorded graph as numbered nodes (read-only), for code that lowers a tape further."""
+        p = self._program
+        nodes = tuple(
+            TapeNode(*fields)
+            for fields in zip(
+                p.kinds, p.ops, p.args, p.operands, p.backprop, p.active, p.labels, p.data
+            )
+        )
+        return TapeGraph(
+            name=p.name,
+            arg_names=tuple(p.arg_names),
+            shapes=tuple(p.shapes),
+            nodes=nodes,
+            inputs=tuple(tuple(row) for row in p.input_nodes),
+            params=tuple(p.param_nodes),
+            captured=tuple(p.captured_nodes),
+            root=p.root,
+            wrt=tuple(p.wrt),
+            guards=tuple((a, s, b, r) for a, s, b, r, _ in p.guards),
+        )
+
+    @property
+    def captured(self) -> tuple:
+        """The Values ``f`` used that are neither inputs nor params: read at each replay."""
+        return self._captured
+
+    def param_values(self, params=None) -> list[float]:
+        """The parameters' numbers for a replay: ``params`` checked, or the Values' data."""
+        return self._param_values(params)
 
     def source(self, summed: bool = False) -> str:
         """The generated code: a module you can read, save and run with autograd installed.

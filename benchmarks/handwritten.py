@@ -1,10 +1,13 @@
-"""micrograd's demo step written by hand in plain Python: the speed reference for tapes.
+"""micrograd's demo step written by hand: the speed references for compiled tapes.
 
 An MLP with ReLU hidden layers and a linear output, the hinge loss
-mean(relu(1 - y * score)) + alpha * sum(p^2), forward and backward for each
-sample with lists and loops, no autograd at all.  Parameters are one flat
-list in micrograd's order (layer by layer, neuron by neuron, weights then
-bias), so the numbers can be compared with every engine.
+mean(relu(1 - y * score)) + alpha * sum(p^2), forward and backward, no
+autograd at all: in plain Python for each sample with lists and loops
+(``loss_and_grads``, the reference for scalar tapes), and with numpy matrix
+products over the whole batch (``numpy_loss_and_grads``, the reference for
+the matrix lowering).  Parameters are one flat list or array in micrograd's
+order (layer by layer, neuron by neuron, weights then bias), so the numbers
+can be compared with every engine.
 """
 
 from __future__ import annotations
@@ -82,4 +85,46 @@ def step(flat: list[float], sizes: list[int], X, Y, lr: float, alpha: float = 1e
     loss, grads = loss_and_grads(flat, sizes, X, Y, alpha)
     for i, g in enumerate(grads):
         flat[i] -= lr * g
+    return loss
+
+
+def numpy_loss_and_grads(flat, sizes: list[int], X, Y, alpha: float = 1e-4):
+    """The same loss and gradients with numpy: X is (n, sizes[0]), Y (n,), flat a float array.
+
+    Each layer's parameters are one (nout, nin + 1) block of ``flat``: weights, then the bias.
+    """
+    import numpy as np
+
+    blocks, k = [], 0
+    for nin, nout in pairwise(sizes):
+        blocks.append(flat[k : k + nout * (nin + 1)].reshape(nout, nin + 1))
+        k += nout * (nin + 1)
+    last = len(blocks) - 1
+    inputs, zs, h = [], [], X
+    for li, block in enumerate(blocks):
+        inputs.append(h)
+        z = h @ block[:, :-1].T + block[:, -1]
+        zs.append(z)
+        h = z if li == last else np.maximum(z, 0.0)
+    n = len(Y)
+    margin = 1.0 - Y * h[:, 0]
+    data_loss = np.maximum(margin, 0.0).sum() / n
+    # d loss / d score = -y / n where the margin is positive (relu'(0) = 0, as the engines).
+    up = np.where(margin > 0.0, -Y / n, 0.0)[:, None]
+    grads = []
+    for li in range(last, -1, -1):
+        if li != last:
+            up = up * (zs[li] > 0.0)
+        g = np.empty_like(blocks[li])
+        g[:, :-1] = up.T @ inputs[li]
+        g[:, -1] = up.sum(0)
+        grads.append(g.ravel())
+        up = up @ blocks[li][:, :-1]
+    return data_loss + alpha * (flat @ flat), np.concatenate(grads[::-1]) + 2.0 * alpha * flat
+
+
+def numpy_step(flat, sizes: list[int], X, Y, lr: float, alpha: float = 1e-4) -> float:
+    """One SGD step of the numpy version, in place on the array ``flat``."""
+    loss, grads = numpy_loss_and_grads(flat, sizes, X, Y, alpha)
+    flat -= lr * grads
     return loss

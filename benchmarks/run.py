@@ -1,4 +1,4 @@
-"""tapegrad against micrograd 0.1.0 (and hand-written Python, PyTorch scalars): one table.
+"""tapegrad against micrograd 0.1.0 (and hand-written code, PyTorch scalars): tables and a plot.
 
 Run from the repository root, after ``pip install micrograd==0.1.0``::
 
@@ -15,10 +15,17 @@ before each block so that no engine pays for another's garbage):
   backward, SGD with lr = 1 - 0.9 k / 100, graph teardown included.  Before
   timing, and again at the trained weights after it, every engine's loss and
   337 gradients are checked against micrograd's at the same weights (1e-9).
+  tapegrad's eager engine runs it twice: on micrograd's demo code as written
+  (Python's ``sum`` over the per-sample losses, ``sum(p*p for p in params)``)
+  and with ``nn.functional.hinge`` and ``l2_penalty``.
 - the same loop of 10 steps in a fresh Python process per engine (model
   building and tape compilation included, imports excluded);
 - a 20,000-op chain x = x * w + 0.01 (forward and backward);
-- bytes per node (tracemalloc) and the deepest chain backward handles.
+- bytes per node (tracemalloc) and the deepest chain backward handles;
+- scaling: the demo network widened (hidden sizes 4 to 64) and fed more
+  samples (100 to 1,000), time per step for every mode (micrograd where a
+  step takes a few seconds at most), bytes per node of the eager graph; the
+  table and a plot (``benchmarks/scaling.png``).
 
 PyTorch, when installed, is timed in a subprocess of its own against a
 micrograd run in that same process: importing torch adds ~170,000 objects
@@ -31,6 +38,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import gc
+import itertools
 import json
 import os
 import platform
@@ -50,6 +58,7 @@ import nn  # noqa: E402
 from autograd import Value, topological_order  # noqa: E402
 from autograd.compile import compile_loss, trace  # noqa: E402
 from autograd.files import write_atomic  # noqa: E402
+from nn import functional as F  # noqa: E402
 
 SIZES = [2, 16, 16, 1]
 ALPHA = 1e-4
@@ -76,12 +85,12 @@ def moons():
     return [[float(a) for a in row] for row in data.X], [float(v) for v in data.y]
 
 
-def micrograd_weights(seed: int = 1337) -> list[float]:
-    """The initial weights of micrograd's MLP(2, [16, 16, 1]) after random.seed(seed)."""
+def micrograd_weights(seed: int = 1337, sizes=SIZES) -> list[float]:
+    """The initial weights of micrograd's MLP(sizes) (2, [16, 16, 1]) after random.seed(seed)."""
     import random
 
     random.seed(seed)
-    return [p.data for p in mg_nn.MLP(2, [16, 16, 1]).parameters()]
+    return [p.data for p in mg_nn.MLP(sizes[0], list(sizes[1:])).parameters()]
 
 
 def lr_at(k: int) -> float:
@@ -94,8 +103,8 @@ def lr_at(k: int) -> float:
 class Micrograd:
     name = "micrograd 0.1.0"
 
-    def __init__(self, weights, X, Y):
-        self.model = mg_nn.MLP(2, [16, 16, 1])
+    def __init__(self, weights, X, Y, sizes=SIZES):
+        self.model = mg_nn.MLP(sizes[0], list(sizes[1:]))
         self.params = self.model.parameters()
         for p, w in zip(self.params, weights):
             p.data = w
@@ -129,11 +138,52 @@ class Micrograd:
         return [p.data for p in self.params]
 
 
-class Eager:
-    name = "tapegrad eager"
+class EagerMicrogradCode:
+    """micrograd's demo code as written, with tapegrad's imports: what a learner brings."""
 
-    def __init__(self, weights, X, Y):
-        self.model = nn.MLP(2, [16, 16, 1])
+    name = "tapegrad eager, micrograd's demo code"
+
+    def __init__(self, weights, X, Y, sizes=SIZES):
+        self.model = nn.MLP(sizes[0], list(sizes[1:]))
+        self.params = self.model.parameters()
+        for p, w in zip(self.params, weights):
+            p.data = w
+        self.X, self.Y = X, Y
+
+    def loss(self):
+        # Line for line the loss of micrograd's demo notebook (Value from tapegrad).
+        inputs = [list(map(Value, xrow)) for xrow in self.X]
+        scores = list(map(self.model, inputs))
+        losses = [(1 + -yi * scorei).relu() for yi, scorei in zip(self.Y, scores)]
+        data_loss = sum(losses) * (1.0 / len(losses))
+        alpha = 1e-4
+        reg_loss = alpha * sum(p * p for p in self.model.parameters())
+        return data_loss + reg_loss
+
+    def loss_and_grads(self):
+        total = self.loss()
+        self.model.zero_grad()
+        total.backward()
+        return total.data, [p.grad for p in self.params]
+
+    def step(self, k):
+        total = self.loss()
+        self.model.zero_grad()
+        total.backward()
+        learning_rate = lr_at(k)
+        for p in self.model.parameters():
+            p.data -= learning_rate * p.grad
+        return total.data
+
+    def weights(self):
+        return [p.data for p in self.params]
+
+
+class Eager:
+    name = "tapegrad eager, nn.functional"
+
+    def __init__(self, weights, X, Y, sizes=SIZES):
+        self.model = nn.MLP(sizes[0], list(sizes[1:]))
         self.params = self.model.parameters()
         for p, w in zip(self.params, weights):
             p.data = w
@@ -141,7 +191,6 @@ class Eager:
         self.opt = nn.SGD(self.params, lr=1.0)
 
     def loss(self):
-        F = nn.functional
         scores = [self.model([Value(a) for a in row]) for row in self.X]
         return F.hinge(scores, self.Y) + ALPHA * F.l2_penalty(self.params)
 
@@ -169,8 +218,8 @@ class Compiled(Eager):
     name = "tapegrad compiled tape"
     batch = False
 
-    def __init__(self, weights, X, Y):
-        super().__init__(weights, X, Y)
+    def __init__(self, weights, X, Y, sizes=SIZES):
+        super().__init__(weights, X, Y, sizes)
         start = time.perf_counter()
         self.sample = compile_loss(
             self.model, lambda score, y: (1 + -y * score).relu(), X[0], Y[0], targets="input"
@@ -204,21 +253,95 @@ class Batch(Compiled):
     batch = True
 
 
+class Matrix:
+    """The same two tapes lowered to matrices (``autograd.matrix.lower``): one product per layer.
+
+    The weights live in one numpy array between steps, as they do for the
+    hand-written numpy step it is compared with: the replay reads them from
+    there and the SGD update is one vector operation.
+    """
+
+    name = "tapegrad matrix lowering (numpy)"
+
+    def __init__(self, weights, X, Y, sizes=SIZES):
+        import numpy as np
+
+        from autograd.matrix import lower
+
+        start = time.perf_counter()
+        model = nn.MLP(sizes[0], list(sizes[1:]))
+        params = model.parameters()
+        for p, w in zip(params, weights):
+            p.data = w
+
+        def hinge(x, y):
+            return (1 + -y * model(x)).relu()
+
+        def penalty():
+            return ALPHA * F.l2_penalty(params)
+
+        self.loss_tape = lower(trace(hinge, X[0], Y[0], params=params))
+        self.penalty = lower(trace(penalty, params=params))
+        self.w = np.array(weights, dtype=np.float64)
+        self.X, self.Y = np.array(X), np.array(Y)  # once, as a loader would
+        self.scale = 1.0 / len(Y)
+        self.build_seconds = time.perf_counter() - start
+
+    def _loss_and_grads(self):
+        value, grads = self.loss_tape(self.X, self.Y, params=self.w)
+        reg, reg_grads = self.penalty(params=self.w)
+        return value * self.scale + reg, grads * self.scale + reg_grads
+
+    def loss_and_grads(self):
+        total, grads = self._loss_and_grads()
+        return total, grads.tolist()
+
+    def step(self, k):
+        total, grads = self._loss_and_grads()
+        self.w -= lr_at(k) * grads
+        return total
+
+    def weights(self):
+        return self.w.tolist()
+
+
 class Handwritten:
     name = "hand-written pure Python"
 
-    def __init__(self, weights, X, Y):
+    def __init__(self, weights, X, Y, sizes=SIZES):
         self.flat = list(weights)
+        self.sizes = list(sizes)
         self.X, self.Y = X, Y
 
     def loss_and_grads(self):
-        return handwritten.loss_and_grads(self.flat, SIZES, self.X, self.Y, ALPHA)
+        return handwritten.loss_and_grads(self.flat, self.sizes, self.X, self.Y, ALPHA)
 
     def step(self, k):
-        return handwritten.step(self.flat, SIZES, self.X, self.Y, lr_at(k), ALPHA)
+        return handwritten.step(self.flat, self.sizes, self.X, self.Y, lr_at(k), ALPHA)
 
     def weights(self):
         return list(self.flat)
+
+
+class HandwrittenNumpy:
+    name = "hand-written numpy (matrices)"
+
+    def __init__(self, weights, X, Y, sizes=SIZES):
+        import numpy as np
+
+        self.flat = np.array(weights, dtype=np.float64)
+        self.sizes = list(sizes)
+        self.X, self.Y = np.array(X), np.array(Y)
+
+    def loss_and_grads(self):
+        loss, grads = handwritten.numpy_loss_and_grads(self.flat, self.sizes, self.X, self.Y)
+        return float(loss), grads.tolist()
+
+    def step(self, k):
+        return handwritten.numpy_step(self.flat, self.sizes, self.X, self.Y, lr_at(k), ALPHA)
+
+    def weights(self):
+        return self.flat.tolist()
 
 
 class TorchScalars:
@@ -272,12 +395,16 @@ class TorchScalars:
 
 ENGINES = {
     "micrograd": Micrograd,
+    "eager_mg": EagerMicrogradCode,
     "eager": Eager,
     "compiled": Compiled,
     "batch": Batch,
+    "matrix": Matrix,
     "handwritten": Handwritten,
+    "numpy": HandwrittenNumpy,
     "torch": TorchScalars,
 }
+NUMPY_ENGINES = ("batch", "matrix", "numpy")
 
 
 def check_against_micrograd(engines: dict, weights, X, Y, when: str) -> float:
@@ -311,7 +438,7 @@ def time_block(engine, steps: int) -> float:
 
 def demo_step(engines: dict, weights, X, Y, reps: int) -> dict:
     """Median seconds per step for each engine, blocks interleaved, each from the same weights."""
-    steps = {"micrograd": 2, "torch": 2, "eager": 10}
+    steps = {"micrograd": 2, "torch": 2, "eager": 10, "eager_mg": 10, "matrix": 100, "numpy": 100}
     times: dict = {key: [] for key in engines}
     for rep in range(reps):
         keys = list(engines)
@@ -326,8 +453,17 @@ def fresh_loop(key: str, steps: int) -> dict:
     """In this (fresh) process: build the engine and run ``steps`` steps; seconds and loss."""
     X, Y = moons()
     weights = micrograd_weights()
-    for module in {"batch": ["numpy", "autograd.batch"], "torch": ["torch"]}.get(key, []):
-        __import__(module)  # imports are not part of the loop
+    imports = {
+        "batch": ["numpy", "autograd.batch"],
+        "matrix": ["numpy", "autograd.matrix"],
+        "numpy": ["numpy"],
+        "torch": ["torch"],
+    }
+    # Imports are not part of the loop: nn loads its modules on first use, so load them now.
+    for module in ["nn.layers", "nn.module", "nn.optim", *imports.get(key, [])]:
+        __import__(module)
+    if key in ("compiled", "batch", "matrix"):
+        __import__("autograd.compile")
     start = time.perf_counter()
     engine = ENGINES[key](weights, X, Y)
     for k in range(steps):
@@ -618,11 +754,24 @@ def table(r: dict) -> str:
         "",
     ]
     mg = demo["micrograd"]
+    mg_code = mg / demo["eager_mg"]
+    mg_code_fresh = mg_fresh / fresh["eager_mg"]["seconds"]
     eager_fresh = mg_fresh / fresh["eager"]["seconds"]
     hand = demo["compiled"] / demo["handwritten"]
     checks = [
-        (f"eager demo step ≥ 20× micrograd: {mg / demo['eager']:,.0f}×", mg / demo["eager"] >= 20),
-        (f"eager fresh 10-step loop ≥ 30×: {eager_fresh:,.0f}×", eager_fresh >= 30),
+        (f"eager on micrograd's demo code ≥ 20× micrograd: {mg_code:,.1f}×", mg_code >= 20),
+        (
+            f"eager on micrograd's demo code, fresh 10-step loop ≥ 30×: {mg_code_fresh:,.0f}×",
+            mg_code_fresh >= 30,
+        ),
+        (
+            f"eager with nn.functional ≥ 20× micrograd: {mg / demo['eager']:,.0f}×",
+            mg / demo["eager"] >= 20,
+        ),
+        (
+            f"eager with nn.functional, fresh 10-step loop ≥ 30×: {eager_fresh:,.0f}×",
+            eager_fresh >= 30,
+        ),
         (f"≤ 200 bytes per node: {mem['chain', 'eager']:.0f}", mem["chain", "eager"] <= 200),
         (f"1,000,000-deep chains: {depth['eager']:,} tested", depth["eager"] >= 1_000_000),
         (
@@ -635,9 +784,146 @@ def table(r: dict) -> str:
     if "batch" in demo:
         got = mg / demo["batch"]
         checks.append((f"batch replay demo step ≥ 400× micrograd: {got:,.0f}×", got >= 400))
+    if "matrix" in demo:
+        got = mg / demo["matrix"]
+        near = demo["matrix"] / demo["numpy"]
+        checks += [
+            (f"matrix lowering demo step ≥ 2,000× micrograd: {got:,.0f}×", got >= 2000),
+            (f"matrix lowering within 3× of hand-written numpy: {near:.2f}×", near <= 3),
+        ]
     lines += ["The targets we hold ourselves to:", ""]
     lines += [f"- {what} {'✓' if ok else '✗'}" for what, ok in checks]
     return "\n".join(lines) + "\n"
+
+
+# Scaling -------------------------------------------------------------------------------------
+
+SCALING = [(4, 100), (8, 100), (16, 100), (32, 100), (64, 100), (16, 300), (16, 1000)]
+SCALING_MODES = ["micrograd", "eager_mg", "eager", "compiled", "batch", "matrix", "numpy"]
+MICROGRAD_BUDGET = 5.0  # seconds per step beyond which micrograd is not run
+
+
+def n_params(sizes) -> int:
+    return sum((a + 1) * b for a, b in itertools.pairwise(sizes))
+
+
+def scaling(modes, demo_micrograd: float, budget: float = 0.4) -> list[dict]:
+    """Seconds per step of each mode on wider networks and more samples, and eager bytes/node.
+
+    Each mode runs one untimed step, then as many steps as fit in about ``budget``
+    seconds (at least one; the median of three such blocks for fast modes);
+    micrograd runs one step, and only where its step is expected to take at
+    most MICROGRAD_BUDGET seconds (estimated from the demo step: cost grows with
+    parameters times samples).
+    """
+    rows = []
+    for hidden, n in SCALING:
+        sizes = [2, hidden, hidden, 1]
+        data = nn.moons(n, noise=0.1, seed=0).signed()
+        X = [[float(a) for a in row] for row in data.X]
+        Y = [float(v) for v in data.y]
+        weights = micrograd_weights(sizes=sizes)
+        row = {"hidden": hidden, "samples": n, "params": n_params(sizes), "seconds": {}}
+        guess = demo_micrograd * (n_params(sizes) / n_params(SIZES)) * (n / 100)
+        for key in modes:
+            if key == "micrograd" and guess > MICROGRAD_BUDGET:
+                continue
+            engine = ENGINES[key](weights, X, Y, sizes)
+            gc.collect()
+            with recursion_limit(100_000):  # micrograd's recursive sort, on deeper graphs
+                start = time.perf_counter()
+                engine.step(0)
+                first = time.perf_counter() - start
+                steps = max(1, min(100, int(budget / max(first, 1e-6))))
+                if key == "micrograd":
+                    row["seconds"][key] = first
+                else:  # fast modes: the median of 3 blocks, against the machine's noise
+                    blocks = 3 if first < 0.05 else 1
+                    row["seconds"][key] = statistics.median(
+                        time_block(engine, steps) for _ in range(blocks)
+                    )
+            del engine
+        eager = Eager(weights, X, Y, sizes)
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        total = eager.loss()
+        total.backward()
+        held = tracemalloc.get_traced_memory()[0] - before
+        tracemalloc.stop()
+        row["nodes"] = len(topological_order(total))
+        row["bytes_per_node"] = held / row["nodes"]
+        del total, eager
+        rows.append(row)
+    return rows
+
+
+SHORT = {
+    "micrograd": "micrograd",
+    "eager_mg": "eager (micrograd's code)",
+    "eager": "eager (nn.functional)",
+    "compiled": "compiled tape",
+    "batch": "batch replay",
+    "matrix": "matrix lowering",
+    "numpy": "hand-written numpy",
+}
+
+
+def scaling_table(rows, modes) -> str:
+    lines = [
+        "Scaling: time per step (forward + backward + SGD) of MLP 2-h-h-1 on n two-moons points, "
+        "median of 3 timed blocks per cell (1 for slow modes; micrograd: one step, and only "
+        "where a step takes a few seconds at most). "
+        "Bytes per node: the eager loss graph after backward (tracemalloc).",
+        "",
+        "| h | n | params | eager nodes | bytes/node | "
+        + " | ".join(SHORT[k] for k in modes)
+        + " |",
+        "|---:|---:|---:|---:|---:|" + "---:|" * len(modes),
+    ]
+    for row in rows:
+        cells = [fmt_time(row["seconds"][k]) if k in row["seconds"] else "–" for k in modes]
+        lines.append(
+            f"| {row['hidden']} | {row['samples']:,} | {row['params']:,} | {row['nodes']:,} "
+            f"| {row['bytes_per_node']:.0f} | " + " | ".join(cells) + " |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def scaling_plot(rows, modes, path: str) -> None:
+    """Two log-log panels: time per step against hidden width, and against samples."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), sharey=True)
+    panels = [
+        (axes[0], [r for r in rows if r["samples"] == 100], "hidden", "hidden size h (n = 100)"),
+        (axes[1], [r for r in rows if r["hidden"] == 16], "samples", "samples n (h = 16)"),
+    ]
+    for ax, subset, key, label in panels:
+        subset = sorted(subset, key=lambda r: r[key])
+        for mode in modes:
+            pts = [(r[key], r["seconds"][mode]) for r in subset if mode in r["seconds"]]
+            if pts:
+                xs, ys = zip(*pts)
+                ax.plot(xs, ys, marker="o", label=SHORT[mode])
+        ax.set_xscale("log", base=2 if key == "hidden" else 10)
+        ax.set_yscale("log")
+        ax.set_xlabel(label)
+        ax.set_xticks(sorted({r[key] for r in subset}))
+        ax.set_xticklabels([f"{r[key]:,}" for r in sorted(subset, key=lambda r: r[key])])
+        ax.grid(True, which="major", alpha=0.3)
+    axes[0].set_ylabel("seconds per step")
+    axes[1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.suptitle("Cost of one training step of MLP 2-h-h-1 (hinge + L2, SGD)")
+    fig.tight_layout()
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
 
 
 def torch_part(reps: int) -> dict:
@@ -674,6 +960,12 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="2 repetitions: a rough table")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     parser.add_argument("--depth", type=int, default=1_000_000, help="eager chain depth to test")
+    parser.add_argument("--no-scaling", action="store_true", help="leave out the scaling table")
+    parser.add_argument(
+        "--plot",
+        default=os.path.join(HERE, "scaling.png"),
+        help="where to save the scaling plot (default benchmarks/scaling.png)",
+    )
     parser.add_argument("--fresh", choices=sorted(ENGINES), help=argparse.SUPPRESS)
     parser.add_argument("--torch-part", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, default=10, help=argparse.SUPPRESS)
@@ -692,7 +984,8 @@ def main(argv=None) -> int:
 
     engines = {key: cls for key, cls in ENGINES.items() if key != "torch"}
     if not have("numpy"):
-        del engines["batch"]
+        for key in NUMPY_ENGINES:
+            del engines[key]
     with_torch = not args.no_torch and have("torch")
     X, Y = moons()
     weights = micrograd_weights()
@@ -747,6 +1040,14 @@ def main(argv=None) -> int:
         results["torch_version"] = results["torch"]["version"]
         results["check"] = max(worst, results["torch"]["check"])
     text = table(results)
+    if not args.no_scaling:
+        log("scaling ...")
+        modes = [k for k in SCALING_MODES if k in engines]
+        rows = scaling(modes, demo["micrograd"])
+        text += "\n" + scaling_table(rows, modes)
+        if have("matplotlib"):
+            scaling_plot(rows, modes, args.plot)
+            text += f"\n![scaling]({os.path.relpath(args.plot, ROOT)})\n"
     print(text)
     if args.out:
         write_atomic(args.out, text)

@@ -223,9 +223,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     add(
         "--compile",
-        action="store_true",
+        nargs="?",
+        const="tape",
+        choices=["tape", "batch", "matrix"],
         help="train on compiled tapes (autograd.compile): the loss of one sample recorded "
-        "once and replayed as straight-line code; the same numbers, several times faster. "
+        "once and replayed as straight-line code (tape, the default), with numpy over the "
+        "batch (batch) or as one matrix product per layer (matrix); the same numbers, faster. "
         "Not with --dropout (a tape would freeze one dropout mask)",
     )
     add("--seed", type=int, default=0, help="seed for data, weights and batches (default 0)")

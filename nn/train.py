@@ -198,7 +198,7 @@ def fit(
     log_every: int | None = None,
     shuffle: bool = True,
     seed: int = 0,
-    compile: bool = False,
+    compile: bool | str = False,
 ) -> History:
     """Train ``model`` on ``data`` for ``epochs`` epochs and return the ``History``.
 
@@ -210,9 +210,11 @@ def fit(
     steps once per epoch.  With ``verbose``, a log line every ``log_every``
     epochs (default: about ten lines in all) and a tqdm bar on a terminal.
     ``compile=True`` runs each step on compiled tapes: the same numbers up to
-    rounding, several times faster (see the module docstring).  It refuses a
-    model with dropout (a tape would freeze one mask), and trains eagerly, with
-    a notice when ``verbose``, wherever a tape cannot stand for the model.
+    rounding, several times faster (see ``nn.compiled``); ``compile='batch'``
+    replays them with numpy, ``compile='matrix'`` as one matrix product per
+    layer over the batch (``'tape'`` is ``True``).  It refuses a model with
+    dropout (a tape would freeze one mask), and trains eagerly, with a notice
+    when ``verbose``, wherever a tape cannot stand for the model.
     """
     train_set = checked_labels(data, "fit", "training data")
     val_set = checked_labels(val, "fit", "validation data") if val is not None else None
@@ -226,16 +228,14 @@ def fit(
         log_every = max(1, epochs // 10)  # about ten lines, plus the first and the last
     if isinstance(log_every, bool) or not isinstance(log_every, int) or log_every < 1:
         raise ValueError(f"fit: log_every must be a positive int or None, got {log_every!r}")
-    if not isinstance(compile, bool):
-        raise TypeError(f"fit: compile must be True or False, got {compile!r}")
-    if compile:
-        # Imported here: nn loads the compiler only when asked to compile.
-        from .compiled import compiled_or_eager, dropouts
+    # Imported here: nn.compiled (which loads the compiler only when asked) stays out of import nn.
+    from .compiled import compile_mode, compiled_or_eager, dropouts
 
-        dropout = dropouts(model)
-    if compile and dropout:
+    mode = compile_mode(compile)
+    dropout = dropouts(model) if mode else []
+    if dropout:
         raise ValueError(
-            f"fit: compile=True cannot train a model with dropout ({', '.join(dropout)}): "
+            f"fit: compile={compile!r} cannot train a model with dropout ({', '.join(dropout)}): "
             "a compiled tape would replay the one dropout mask drawn while recording at "
             "every step. Use compile=False, or dropout p=0"
         )
@@ -272,8 +272,8 @@ def fit(
     for c in cbs:
         c.on_train_begin(model, history)
     try:
-        if compile:  # recorded once, before the first epoch (its time counts in history.time)
-            trainer = compiled_or_eager(trainer, train_set, say if verbose else None)
+        if mode:  # recorded once, before the first epoch (its time counts in history.time)
+            trainer = compiled_or_eager(trainer, train_set, say if verbose else None, mode)
         for epoch in range(1, epochs + 1):
             lr = optimizer.lr
             order = batches(train_set, batch_size, shuffle and batch_size is not None, order_rng)

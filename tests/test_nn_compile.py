@@ -221,9 +221,11 @@ def test_dropout_is_refused_before_anything_is_trained():
     fit(MLP(2, [4, 1], dropout=0.0), moons(n=10), epochs=1, verbose=False, compile=True)
 
 
-def test_compile_must_be_a_bool():
-    with pytest.raises(TypeError, match="compile must be True or False"):
+def test_compile_must_be_a_bool_or_a_mode():
+    with pytest.raises(ValueError, match=r"compile='yes' is not a mode.*'tape', 'batch', 'matrix'"):
         fit(MLP(2, [3, 1]), moons(n=10), epochs=1, compile="yes")
+    with pytest.raises(TypeError, match="compile must be True, False or a mode name"):
+        fit(MLP(2, [3, 1]), moons(n=10), epochs=1, compile=1)
 
 
 class Peeking(Module):
