@@ -7,13 +7,14 @@ it backwards once, asking ``local_derivatives`` for each node's local
 derivatives (the one function that applies a rule to a node) and adding
 ``upstream grad * local`` into each parent.  That one line is the only place
 where float gradients accumulate; ``create_graph=True`` has its own single
-line, which adds gradient Values instead (``_graph_gradients``).
+line, which adds gradient Values instead (``_graph_gradients``), and gradients
+that a compiled tape computed join through ``accumulate``.
 ``backward`` runs that pass; the step-through (``autograd.steps``) and the
 player record the same pass step by step."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from ._mode import (
@@ -152,6 +153,13 @@ def backward_pass(root, order=None, on_step=None) -> None:
         raise
     for leaf, before in zip(leaves, held):
         leaf.grad += before
+
+
+def accumulate(leaves: Iterable[Value], grads: Iterable[float], scale: float = 1.0) -> None:
+    """``leaf.grad += scale * g`` for each pair: gradients a compiled tape computed join
+    the ones ``backward`` leaves, the same way (leaves accumulate)."""
+    for leaf, g in zip(leaves, grads, strict=True):
+        leaf.grad += scale * g if scale != 1.0 else g
 
 
 def backward(root: Value, create_graph: bool = False) -> dict[Value, Value] | None:

@@ -32,7 +32,7 @@ and its backward pass is two more, with the transposes::
 ``source()`` shows the generated code.  Where the graph has nothing to lower
 (a model built from ``*`` and ``+``, a tape with ``check=True``), ``lower``
 warns (``MatrixFallback``), names what is missing, and the replay is the
-tape's numpy batch replay (``Tape.batch``) instead.
+tape's numpy batch replay (``autograd.batch.batch_replay``) instead.
 
 The guarantees are the tape's: recorded comparisons are checked for every
 sample (``TapeMismatch`` on another path), and floating-point trouble
@@ -56,7 +56,7 @@ from typing import Any
 
 import numpy as np
 
-from .batch import NUMPY_FORWARD
+from .batch import NUMPY_FORWARD, batch_replay
 from .compile import Tape, TapeMismatch, node_code
 from .ops import OPS
 
@@ -697,7 +697,7 @@ class MatrixTape:
     """A tape replayed over a batch with matrix products (see the module docstring).
 
     ``lowered`` says whether the structure was found; when it was not,
-    ``reason`` says what was missing and calls go to ``tape.batch``.
+    ``reason`` says what was missing and calls go to ``autograd.batch.batch_replay``.
     """
 
     def __init__(self, tape: Tape, warn: bool = True) -> None:
@@ -841,11 +841,11 @@ class MatrixTape:
     def __call__(self, *columns, params=None):
         """``(sum of values, summed gradients as a float64 array)`` over all samples.
 
-        Same contract as ``tape.batch(*columns)``: one column per argument of
+        Same contract as ``batch_replay(tape, *columns)``: one column per argument of
         the traced function (an (n, k) array or list of rows for a list input).
         """
         if not self.lowered:
-            value, grads = self.tape.batch(*columns, params=params)
+            value, grads = batch_replay(self.tape, *columns, params=params)
             return value, np.array(grads, dtype=np.float64)
         try:
             arrays, n = self._arrays(columns)
@@ -910,7 +910,7 @@ def _act_of(low: _Lowering, layer: _Vector):
 def lower(tape: Tape, *, warn: bool = True) -> MatrixTape:
     """The tape replayed with matrix products over a batch: ``lower(tape)(X, Y)``.
 
-    Warns (``MatrixFallback``) and replays with ``tape.batch`` where the graph
+    Warns (``MatrixFallback``) and replays with ``autograd.batch.batch_replay`` where the graph
     has no layer to lower; ``warn=False`` leaves the reason in ``.reason`` only.
     """
     return MatrixTape(tape, warn=warn)

@@ -56,9 +56,10 @@ import handwritten  # noqa: E402
 
 import nn  # noqa: E402
 from autograd import Value, topological_order  # noqa: E402
-from autograd.compile import compile_loss, trace  # noqa: E402
+from autograd.compile import trace  # noqa: E402
 from autograd.files import write_atomic  # noqa: E402
 from nn import functional as F  # noqa: E402
+from nn.compiled_loss import compile_loss  # noqa: E402
 
 SIZES = [2, 16, 16, 1]
 ALPHA = 1e-4

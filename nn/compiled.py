@@ -28,6 +28,7 @@ from types import FrameType
 from typing import Any
 
 from autograd import Value, no_grad
+from autograd.engine import accumulate
 
 from . import functional as F
 from .data import Dataset
@@ -139,7 +140,9 @@ class Compiled:
                 "which a tape of the model does not differentiate"
             )
         # Imported here: nn loads the compiler only when asked to compile.
-        from autograd.compile import TraceError, compile_loss, trace
+        from autograd.compile import TraceError, trace
+
+        from .compiled_loss import compile_loss
 
         # A replay that fails raises one of these (TapeMismatch is a ValueError).
         self._replay_errors = (ArithmeticError, ValueError, TraceError)
@@ -210,8 +213,7 @@ class Compiled:
                 )
             if self.penalty is not None:
                 reg, grads = self.penalty()
-                for p, g in zip(self.params, grads, strict=True):
-                    p.grad += g
+                accumulate(self.params, grads)
                 objective = objective + reg
         except self._replay_errors as err:
             # Nothing was stepped yet: the eager step redoes this batch from scratch.
@@ -335,8 +337,7 @@ class _MatrixReplay:
             grads = g if grads is None else grads + g
         scale = 1.0 / len(batch)
         if grads is not None:
-            for p, g in zip(params, (scale * grads).tolist(), strict=True):
-                p.grad += g
+            accumulate(params, (scale * grads).tolist())
         return outputs, scale * total
 
 

@@ -7,6 +7,7 @@ training run whose numbers turn NaN, a metric scored against the wrong labels.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import tracemalloc
@@ -16,6 +17,13 @@ import pytest
 from nn import MLP, ModelFileError, StateDictError, load, save
 
 # Model files ---------------------------------------------------------------------------------
+
+
+def batch_replay(tape, *columns, **options):
+    """autograd.batch.batch_replay, imported on use (it needs numpy, which some tests skip)."""
+    from autograd.batch import batch_replay as replay
+
+    return replay(tape, *columns, **options)
 
 
 def header(nin, nouts, params=None) -> str:
@@ -160,7 +168,7 @@ def test_hostile_labels_never_run_and_never_break_a_tape(label, capsys):
     tape = trace(f, 3.0, params=[w])
     assert tape(3.0) == (6.0, [3.0])
     assert tape.sum_over([1.0, 2.0]) == (6.0, [3.0])
-    assert tape.batch([1.0, 2.0]) == (6.0, [3.0])
+    assert batch_replay(tape, [1.0, 2.0]) == (6.0, [3.0])
     assert "INJECTED" not in capsys.readouterr().out
     source = tape.source()
     compile(source, "<check>", "exec")  # still valid Python
@@ -184,18 +192,19 @@ def test_batch_refuses_strings_bools_and_none_like_sum_over():
         (np.array([True, False]), "got bool np.True_"),
         (np.array(["1", "2"]), "got str_"),
     ]:
-        for replay in (tape.sum_over, tape.batch):
+        for replay in (tape.sum_over, functools.partial(batch_replay, tape)):
             with pytest.raises(TypeError, match=rf"sample 0: input x must be a number, {shown}"):
                 replay(bad, [1.0, 1.0])
     # numpy numbers are numbers, for both replays
     assert tape.sum_over([np.float32(1.0), np.int64(2)], [1.0, 1.0]) == (3.0, [2.0, 3.0])
-    assert tape.batch(np.array([1, 2]), [1.0, 1.0]) == (3.0, [2.0, 3.0])
+    assert batch_replay(tape, np.array([1, 2]), [1.0, 1.0]) == (3.0, [2.0, 3.0])
 
 
 def test_a_compiled_loss_refuses_to_replay_a_model_whose_layers_changed():
-    from autograd.compile import TapeMismatch, compile_loss
+    from autograd.compile import TapeMismatch
     from nn import Layer
     from nn import functional as F
+    from nn.compiled_loss import compile_loss
 
     model = MLP(2, [3, 1], seed=0)
     loss = compile_loss(model, F.mse, [0.5, -0.5], 1.0)
@@ -468,7 +477,7 @@ def test_sin_and_cos_of_inf_are_nan_everywhere_and_anomaly_mode_names_op_and_val
         assert math.isnan(getattr(Value(math.inf), op)().data)
         tape = trace(lambda x, op=op: getattr(x, op)(), 1.0)
         assert all(math.isnan(v) for v in (tape(math.inf)[0], *tape(-math.inf)[1]))
-        value, grads = tape.batch([math.inf, 0.0])
+        value, grads = batch_replay(tape, [math.inf, 0.0])
         assert math.isnan(value) and math.isnan(grads[0])
         with detect_anomaly(), pytest.raises(AnomalyError, match=rf"{op}\(inf\) gave nan"):
             getattr(Value(math.inf), op)()
