@@ -1428,13 +1428,8 @@ class Tape:
             except Exception as table_err:
                 return type(table_err)(f"{prefix}{table_err}")
             return type(err)(f"{prefix}{p.ops[i]}: {err}")
-        shown = [repr(x) for x in values]
-        if p.args[i] is not None:
-            shown.append(repr(p.args[i]))
-        return type(err)(
-            f"{prefix}backward of {p.ops[i]}({', '.join(shown)}): "
-            f"the derivative is not finite here ({err})"
-        )
+        # The same message as the eager engine's (one formatter for both).
+        return type(err)(prefix + engine.derivative_error(p.ops[i], values, p.args[i], err))
 
 
 def _anomaly_mode() -> bool:
