@@ -58,7 +58,7 @@ mkdir "$work/run"
   esac
   "$work/venv/bin/tapegrad" --version
   TAPEGRAD_TEST_INSTALLED=1 "$work/venv/bin/python" -m pytest -p no:cacheprovider \
-    "$repo/tests" -m "not notebooks" -q -x
+    "$repo/tests" -m "not notebooks and not slow" -q -x  # slow ones run in the main suite
 ) || fail "the test suite against the installed wheel"
 
 # The name clash for real: HIPS autograd from PyPI and the wheel, each order in a fresh venv.
