@@ -340,6 +340,22 @@ class Player:
         data = _script_json(payload)
         js = _asset("player.js")
         css = _asset("player.css")
+        static = graph_hidden = start = ""
+        if not standalone:
+            # A notebook viewed without scripts (untrusted in JupyterLab, a sanitised
+            # preview) drops the inline SVG: a picture of the last step shows instead,
+            # as an <img>, which sanitisers keep. The script swaps it for the player.
+            png = base64.b64encode(self.png()).decode("ascii")
+            static = (
+                f'<div class="tgp-static"><img alt="{_html_escape(self.title)}" '
+                f'src="data:image/png;base64,{png}" style="max-width:100%"></div>\n'
+            )
+            graph_hidden = " hidden"
+            start = (
+                f'var el = document.getElementById("{element}");'
+                'el.querySelector(".tgp-static").remove();'
+                'el.querySelector(".tgp-graph").hidden = false;\n'
+            )
         return (
             f"<style>{css}</style>\n"
             f'<div class="tgp" id="{element}" tabindex="0">\n'
@@ -353,10 +369,11 @@ class Player:
             f'<input type="range" min="0" max="{self.steps}" value="0" aria-label="step">'
             f'<span class="tgp-count"></span></div>\n'
             f'<div class="tgp-step" hidden></div>\n'
-            f'<div class="tgp-graph">{self._svg()}</div>\n'
+            f"{static}"
+            f'<div class="tgp-graph"{graph_hidden}>{self._svg()}</div>\n'
             f'<pre class="tgp-info" hidden>Click a node for its formula, data and grad.</pre>\n'
             f"</div>\n"
-            f"<script>{js}\ntapegradStartPlayer(document.getElementById("
+            f"<script>{js}\n{start}tapegradStartPlayer(document.getElementById("
             f'"{element}"), {data});</script>'
         )
 
@@ -394,14 +411,13 @@ class Player:
         )
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        """The player (text/html) and a static picture (image/png) for viewers without scripts.
+        """The player (text/html), with a static picture (a PNG <img>) for viewers without scripts.
 
         Never raises: without a renderer the notebook shows the text and the reason.
         """
         bundle = {"text/plain": repr(self)}
         try:
             bundle["text/html"] = self._fragment(standalone=False)
-            bundle["image/png"] = base64.b64encode(self.png()).decode("ascii")
         except Exception as err:  # display must not raise; say why there is no picture
             bundle.pop("text/html", None)
             bundle["text/plain"] += f"\n(no player: {type(err).__name__}: {err})"

@@ -19,6 +19,8 @@ Outside a notebook nothing is shown (``fit`` prints its log).
 
 from __future__ import annotations
 
+import base64
+import html
 import math
 import time
 from collections.abc import Callable
@@ -262,7 +264,11 @@ class _Picture:
         self.svg, self.text = svg, text
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        return {"image/svg+xml": self.svg, "text/plain": self.text}
+        # An <img> of the SVG, not the SVG itself: JupyterLab shows raw SVG only in
+        # notebooks it trusts, and keeps an <img> in the ones it does not (a clone's).
+        data = base64.b64encode(self.svg.encode("utf-8")).decode("ascii")
+        img = f'<img alt="{html.escape(self.text)}" src="data:image/svg+xml;base64,{data}">'
+        return {"text/html": img, "text/plain": self.text}
 
 
 def _notebook_display():

@@ -62,13 +62,15 @@ SCROLL = """() => {
 
 
 def picture_outputs(path: Path) -> int:
-    """Outputs a notebook holds that are pictures: image/png or image/svg+xml."""
+    """Outputs a notebook holds that are pictures: image/png, image/svg+xml, or HTML
+    carrying an <img> (the backprop player's and the live view's picture)."""
     nb = nbformat.read(path, as_version=4)
     return sum(
         1
         for cell in nb.cells
         for out in cell.get("outputs", [])
         if {"image/png", "image/svg+xml"} & set(out.get("data", {}))
+        or "<img " in "".join(out.get("data", {}).get("text/html", ""))
     )
 
 
