@@ -42,7 +42,8 @@ from pathlib import Path
 from typing import Any
 
 from .engine import backward_pass, topological_order
-from .ops import OPS
+from .formatting import formula as _formula
+from .formatting import value_names as _names
 from .value import Value
 
 __all__ = ["Frame", "Player", "play"]
@@ -50,7 +51,6 @@ __all__ = ["Frame", "Player", "play"]
 RANKSEP = 0.9  # inches between the columns of the graph: room for two lines of edge label
 MAX_NODES = 3000  # a player of more steps than this is not something anyone can step through
 MAX_EXPLAINED_LEAVES = 200  # beyond this, clicking a leaf points to explain() instead
-INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
 
 
 def format_number(x: float, precision: int = 4) -> str:
@@ -77,35 +77,6 @@ def _write_atomic(path: Path, text: str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-
-
-def _names(order: list) -> dict:
-    """A short name per Value: its label, a constant's number, else '%k' (its place on the tape)."""
-    names = {}
-    for i, v in enumerate(order):
-        if v.label:
-            names[v] = v.label
-        elif v.op == "const":
-            names[v] = f"({v.data:g})" if v.data < 0 else f"{v.data:g}"
-        else:
-            names[v] = f"%{i}"
-    return names
-
-
-def _formula(node: Value, names: dict) -> str:
-    """'a * b', 'x**2', 'tanh(s)': how ``node`` was computed, in its parents' names."""
-    args = [names[p] for p in node.parents]
-    if node.op in INFIX:
-        return f" {INFIX[node.op]} ".join(args)
-    if node.op == "pow":
-        return f"{args[0]}**{node.arg:g}"
-    if node.op == "neg":
-        return f"-{args[0]}"
-    if node.op == "leaky_relu":
-        return f"leaky_relu({args[0]}, {node.arg:g})"
-    row = OPS.get(node.op)
-    symbol = row.symbol if row is not None and row.symbol.isidentifier() else node.op
-    return f"{symbol}({', '.join(args)})"
 
 
 @dataclass

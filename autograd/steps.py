@@ -21,7 +21,8 @@ from typing import Any, TextIO
 
 from .engine import backward_pass, topological_order
 from .formatting import fmt_number as _fmt
-from .formatting import op_symbol as _op_symbol
+from .formatting import formula as _formula
+from .formatting import value_names as _names
 from .value import Value
 from .viz import emit_digraph, emit_dot, layout, local_derivatives
 
@@ -29,35 +30,6 @@ __all__ = ["Explanation", "GraphStats", "Step", "backward_steps", "explain", "gr
 
 MAX_LISTED_PATHS = 20
 MAX_LISTED_LINES = 40
-
-
-def _names(order: list) -> dict:
-    """A short name per Value: its label, a constant's number, else '%k', its place on the tape.
-
-    A negative constant is bracketed, so that 'b * (-1)' and 'd%2/d(-1)' read right.
-    """
-    names = {}
-    for i, v in enumerate(order):
-        if v.label:
-            names[v] = v.label
-        elif v.op == "const":
-            names[v] = f"({v.data:g})" if v.data < 0 else f"{v.data:g}"
-        else:
-            names[v] = f"%{i}"
-    return names
-
-
-def _formula(node: Value, names: dict) -> str:
-    """'a * b', 'a**3', 'tanh(a)': how ``node`` was computed, in the names of its parents."""
-    args = [names[p] for p in node.parents]
-    symbol = _op_symbol(node)
-    if node.op in ("add", "sub", "mul", "div", "vpow"):
-        return f" {symbol} ".join(args)
-    if node.op == "pow":
-        return f"{args[0]}{symbol}"
-    if node.op == "neg":
-        return f"-{args[0]}"
-    return f"{symbol}({', '.join(args)})"
 
 
 def _check_root(fn: str, root) -> None:
