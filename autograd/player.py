@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from .engine import backward_pass, topological_order
+from .files import write_atomic
 from .formatting import formula as _formula
 from .formatting import value_names as _names
 from .value import Value
@@ -65,18 +66,6 @@ def format_number(x: float, precision: int = 4) -> str:
     if abs(x) >= 1e6 or abs(x) < 0.5 * 10.0**-precision:
         return f"{x:.{precision}e}"
     return f"{x:.{precision}f}"
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(tmp, "x", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 @dataclass
@@ -362,7 +351,7 @@ class Player:
         path = Path(path)
         if path.is_dir():
             raise IsADirectoryError(f"save_html: {str(path)!r} is a folder; name a file in it")
-        _write_atomic(path, self.to_html())
+        write_atomic(path, self.to_html())
         return str(path)
 
     def png(self) -> bytes:

@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from autograd.files import write_atomic as write_text_atomic
+from autograd.files import write_atomic
 
 METRICS = ("train_loss", "train_acc", "val_loss", "val_acc")
 COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "time")
@@ -135,7 +135,7 @@ class History:
             text = buf.getvalue()
         else:
             raise ValueError(f"History.save: {name!r} must end in .json or .csv")
-        write_text_atomic(path, text)
+        write_atomic(path, text)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> History:

@@ -27,7 +27,6 @@ import gc
 import json
 import math
 import os
-import tempfile
 from itertools import pairwise
 
 from autograd.files import write_atomic
@@ -51,26 +50,6 @@ class ModelFileError(ValueError):
         super().__init__(f"{os.fspath(path)}: {problem}")
         self.path = os.fspath(path)
         self.problem = problem
-
-
-def write_text_atomic(path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        # mkstemp makes the file private (0600); give it the usual rw-r--r--.
-        os.chmod(tmp, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        # Also on Ctrl-C: never leave the temporary file behind.
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def save(model: MLP, path: str | os.PathLike[str]) -> None:

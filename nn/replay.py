@@ -23,6 +23,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from autograd.files import write_atomic
+
 from .callbacks import Callback
 
 if TYPE_CHECKING:
@@ -207,11 +209,5 @@ def write_training_html(
         raise IsADirectoryError(f"write_training_html: {str(path)!r} is a folder; name a file")
     frames = _frames(model, data, states, list(history.epoch), resolution, max_frames)
     text = _page(history, data, frames)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_atomic(path, text)
     return str(path)
