@@ -24,7 +24,9 @@ import math
 
 import numpy as np
 
-from .compile import _RETRACE, Tape, TapeMismatch, _describe_guard, _Flavour
+from .compile import Tape, TapeMismatch
+from .compile.codegen import RETRACE, describe_guard
+from .compile.tape import Flavour
 from .ops import OPS
 
 __all__ = ["NUMPY_FORWARD", "batch_replay"]
@@ -73,14 +75,14 @@ class _GuardFailed(TapeMismatch):
 
 
 def _namespace(tape: Tape, calls) -> dict:
-    program = tape._program
+    program = tape.program
 
     def guard(k, cond, expected):
         ok = np.asarray(cond) == expected
         if not ok.all():
             sample = int(np.argmin(ok)) if ok.ndim else 0
             raise _GuardFailed(
-                f"sample {sample}: guard {k}: {_describe_guard(program, k)}, not now{_RETRACE}"
+                f"sample {sample}: guard {k}: {describe_guard(program, k)}, not now{RETRACE}"
             )
 
     namespace = {
@@ -95,20 +97,13 @@ def _namespace(tape: Tape, calls) -> dict:
     return namespace
 
 
-def _flavour(tape: Tape) -> _Flavour:
-    if tape._batch is None:
-        tape._batch = _Flavour(
-            tape._program,
-            numpy=True,
-            summed=False,
-            make_namespace=lambda calls: _namespace(tape, calls),
-        )
-    return tape._batch
+def _flavour(tape: Tape) -> Flavour:
+    return tape.numpy_flavour(lambda calls: _namespace(tape, calls))
 
 
 def _arrays(tape: Tape, columns) -> tuple[list, int]:
     """One float64 array per argument: shape (n,) for a number, (k, n) rows for a list of k."""
-    p = tape._program
+    p = tape.program
     if len(columns) != len(p.shapes):
         raise TypeError(
             f"{p.who}: batch takes one column per input ({', '.join(p.arg_names)}), "
@@ -118,13 +113,13 @@ def _arrays(tape: Tape, columns) -> tuple[list, int]:
         # numpy would read True as 1.0, None as nan and '3' as 3.0: every sample is
         # checked as sum_over checks it (a quick pass for lists of floats), with the
         # same message naming the sample and the value.
-        columns = tape._check_columns(columns)
+        columns = tape.check_columns(columns)
     arrays, lengths = [], set()
     for k, (column, shape) in enumerate(zip(columns, p.shapes)):
         try:
             a = np.asarray(column, dtype=np.float64)
         except (TypeError, ValueError) as err:
-            tape._check_columns(columns)  # names the sample and the problem, if it can
+            tape.check_columns(columns)  # names the sample and the problem, if it can
             raise TypeError(
                 f"{p.who}: column {k} ({p.arg_names[k]}) is not an array of numbers: {err}"
             ) from None
@@ -168,8 +163,8 @@ def batch_replay(tape: Tape, *columns, params=None):
         return tape.sum_over(*columns, params=params)
     arrays, n = _arrays(tape, columns)
     if n == 0:
-        return 0.0, [0.0] * len(tape._program.wrt)
-    extra = tape._extra(params)
+        return 0.0, [0.0] * len(tape.program.wrt)
+    extra = tape.extra_args(params)
     flavour = _flavour(tape)
     try:
         with np.errstate(divide="raise", over="raise", invalid="raise"):

@@ -21,6 +21,13 @@ HERE = Path(autograd.__file__).resolve().parents[1]  # the folder holding the pa
 
 AUTOGRAD_CORE = ["autograd", "autograd.value", "autograd.ops", "autograd.engine"]
 AUTOGRAD_CORE += ["autograd.functional", "autograd.anomaly"]
+AUTOGRAD_CORE += ["autograd.compile", "autograd.compile.errors", "autograd.compile.symbols"]
+AUTOGRAD_CORE += [
+    "autograd.compile.render",
+    "autograd.compile.templates",
+    "autograd.compile.record",
+]
+AUTOGRAD_CORE += ["autograd.compile.codegen", "autograd.compile.tape"]
 # Plots (matplotlib) are optional by design, so nn.plot is not in the core.
 NN_CORE = ["nn", "nn.module", "nn.layers", "nn.functional", "nn.optim", "nn.data", "nn.io"]
 NN_CORE += ["nn.history", "nn.callbacks", "nn.objective", "nn.train", "nn.compiled", "nn.cli"]
