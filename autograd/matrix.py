@@ -58,12 +58,12 @@ import numpy as np
 
 from .batch import NUMPY_FORWARD, batch_replay
 from .compile import Tape, TapeMismatch, node_code
+from .compile.codegen import RETRACE
 from .ops import OPS
 
 __all__ = ["MatrixFallback", "MatrixTape", "lower"]
 
 _LEAF_KINDS = ("param", "captured", "const")
-_RETRACE = ": the function takes another path for these inputs, so trace it again for them"
 
 
 class MatrixFallback(UserWarning):
@@ -783,7 +783,7 @@ class MatrixTape:
         if not ok.all():
             sample = int(np.argmin(ok)) if ok.ndim else 0
             raise _GuardFailed(
-                f"{self._who}: sample {sample}: guard {k}: {self.tape.guards[k]}, not now{_RETRACE}"
+                f"{self._who}: sample {sample}: guard {k}: {self.tape.guards[k]}, not now{RETRACE}"
             )
 
     def source(self) -> str:
