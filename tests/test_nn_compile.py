@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from nn import (
     spiral,
 )
 from nn import functional as F
+from nn.compiled import CompileFallbackWarning
 
 REL = 1e-12
 
@@ -264,13 +266,15 @@ def test_a_model_no_tape_can_record_trains_eagerly_with_a_notice(capsys):
     data = moons(n=20, seed=0)
     eager = fit(Peeking(), data, epochs=3, verbose=False)
     model = Peeking()
-    history = fit(model, data, epochs=3, compile=True)
+    with pytest.warns(CompileFallbackWarning, match="training eagerly"):
+        history = fit(model, data, epochs=3, compile=True)
     first = capsys.readouterr().out.splitlines()[0]
     assert first.startswith("fit: training eagerly, compile=True cannot be used here: ")
     assert "read .data" in first
     assert not history.compiled
     assert history.train_loss == eager.train_loss and history.train_acc == eager.train_acc
-    fit(Peeking(), data, epochs=1, verbose=False, compile=True)
+    with pytest.warns(CompileFallbackWarning, match="training eagerly"):
+        fit(Peeking(), data, epochs=1, verbose=False, compile=True)
     assert capsys.readouterr().out == ""
 
 
@@ -279,18 +283,21 @@ def test_a_guard_that_fails_mid_training_switches_to_eager_steps(capsys):
     runs = []
     for compile in (False, True):
         model = Gated()
-        history = fit(
-            model,
-            data,
-            "hinge",
-            SGD(model.parameters(), lr=0.1),
-            epochs=4,
-            val=data,
-            callbacks=[FlipGateAfter(2)],
-            verbose=compile,
-            log_every=1,
-            compile=compile,
-        )
+        # The compiled run falls back to eager steps, with a warning; the eager one has none.
+        expected = pytest.warns(CompileFallbackWarning, match="training eagerly")
+        with expected if compile else contextlib.nullcontext():
+            history = fit(
+                model,
+                data,
+                "hinge",
+                SGD(model.parameters(), lr=0.1),
+                epochs=4,
+                val=data,
+                callbacks=[FlipGateAfter(2)],
+                verbose=compile,
+                log_every=1,
+                compile=compile,
+            )
         runs.append((history, model))
     (eager, eager_model), (compiled, compiled_model) = runs
     lines = capsys.readouterr().out.splitlines()
@@ -311,7 +318,8 @@ def test_a_loss_function_of_ones_own_trains_eagerly_with_a_notice(capsys):
 
     data = moons(n=12, seed=0)
     eager = fit(MLP(2, [4, 1], seed=0), data, summed_hinge, epochs=3, verbose=False)
-    history = fit(MLP(2, [4, 1], seed=0), data, summed_hinge, epochs=3, compile=True)
+    with pytest.warns(CompileFallbackWarning, match="training eagerly"):
+        history = fit(MLP(2, [4, 1], seed=0), data, summed_hinge, epochs=3, compile=True)
     assert "pass the loss by name" in capsys.readouterr().out
     assert not history.compiled
     assert history.train_loss == eager.train_loss
@@ -321,7 +329,8 @@ def test_an_optimizer_over_other_values_trains_eagerly_with_a_notice(capsys):
     model = MLP(2, [4, 1], seed=0)
     extra = Value(0.5)
     optimizer = SGD([*model.parameters(), extra], lr=0.1)
-    fit(model, moons(n=12), optimizer=optimizer, epochs=1, compile=True)
+    with pytest.warns(CompileFallbackWarning, match="training eagerly"):
+        fit(model, moons(n=12), optimizer=optimizer, epochs=1, compile=True)
     assert "not model.parameters()" in capsys.readouterr().out
 
 
@@ -329,7 +338,8 @@ def test_many_distinct_regression_targets_train_eagerly_with_a_notice(capsys):
     # mse reads each target as a number, so every distinct target would need a tape of its own.
     X = [[i / 70, 1 - i / 70] for i in range(70)]
     y = [i / 7 for i in range(70)]
-    history = fit(MLP(2, [2, 1], seed=0), (X, y), "mse", epochs=1, compile=True)
+    with pytest.warns(CompileFallbackWarning, match="training eagerly"):
+        history = fit(MLP(2, [2, 1], seed=0), (X, y), "mse", epochs=1, compile=True)
     assert "training eagerly" in capsys.readouterr().out
     assert not history.compiled and len(history) == 1
 

@@ -15,6 +15,7 @@ import tracemalloc
 import pytest
 
 from nn import MLP, ModelFileError, StateDictError, load, save
+from nn.compiled import CompileFallbackWarning
 
 # Model files ---------------------------------------------------------------------------------
 
@@ -516,7 +517,11 @@ def test_detect_anomaly_also_flags_a_nan_in_a_compiled_replay():
                 replay()
         with pytest.raises(AnomalyError, match="anomaly in tape: its replay gave"):
             tape(math.nan, params=[2.0])
-    with detect_anomaly(), pytest.raises(AnomalyError, match=r"anomaly in forward: linear\("):
+    with (
+        detect_anomaly(),
+        pytest.raises(AnomalyError, match=r"anomaly in forward: linear\("),
+        pytest.warns(CompileFallbackWarning, match="training eagerly"),
+    ):
         fit(MLP(2, [4, 1], seed=0), moons_with_an_inf_feature(), epochs=2, verbose=False,
             compile=True)  # fmt: skip
 
