@@ -6,7 +6,9 @@ graph display that holds only SVG shows as text.  This test serves a copy of
 ``notebooks/`` from ``jupyter lab`` on a free local port, with a trust
 database of its own (empty: every lesson untrusted, as after ``git clone``),
 opens each lesson in headless Chromium, scrolls to the end, and counts the
-pictures shown against the picture outputs the notebook holds.
+pictures shown against the picture outputs the notebook holds.  A second test
+runs a notebook in that JupyterLab, as a learner does (outputs made there are
+trusted, so their scripts run): the backprop player steps, the live view shows.
 """
 
 from __future__ import annotations
@@ -199,3 +201,66 @@ def test_every_lesson_shows_all_its_pictures_in_jupyterlab_untrusted(lab, tmp_pa
     missing = {k: v for k, v in results.items() if v[0] != v[1]}
     assert missing == {}, f"pictures shown / held: {results}"
     assert sum(expected for _, expected in results.values()) >= 40
+
+
+PLAYER_CELL = """\
+from autograd import Value, play
+x = Value(2.0, label="x"); w = Value(-3.0, label="w"); b = Value(6.88, label="b")
+out = (x * w + b).tanh(); out.label = "out"
+out.backward()
+play(out)"""
+
+LIVE_CELL = """\
+import nn
+data = nn.moons(40, noise=0.1, seed=0)
+model = nn.MLP(2, [4, 1], seed=0)
+history = nn.fit(model, data, epochs=6, verbose=False, callbacks=[nn.LiveView(data)])"""
+
+
+def test_the_player_and_the_live_view_run_in_jupyterlab(lab, tmp_path):
+    """Run in JupyterLab (so its outputs are trusted and their scripts run): the player's
+    controls appear and step it, and the live view shows its picture."""
+    base, folder = lab
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(PLAYER_CELL), nbformat.v4.new_code_cell(LIVE_CELL)]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nbformat.write(notebook, folder / "play_here.ipynb")
+    with chromium_page(viewport=(1280, 900), offline=False) as (page, log):
+
+        def local_only(route):
+            if route.request.url.startswith(base):
+                route.continue_()
+            else:
+                route.abort()
+
+        page.route("**/*", local_only)
+        page.goto(f"{base}/lab/tree/play_here.ipynb?reset", wait_until="domcontentloaded")
+        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=LESSON_TIMEOUT * 1000)
+        # Once the kernel is up, Run > Run All Cells, as a learner would.
+        page.wait_for_function(
+            "() => document.body.innerText.includes('Python 3 (ipykernel) | Idle')",
+            timeout=LESSON_TIMEOUT * 1000,
+        )
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        controls = page.locator(".tgp .tgp-controls:not([hidden])")
+        controls.wait_for(timeout=LESSON_TIMEOUT * 1000)
+        assert page.locator(".tgp .tgp-static").count() == 0  # the script swapped it out
+        count = page.locator(".tgp .tgp-count")
+        page.locator('.tgp button[data-act="next"]').click()
+        page.locator('.tgp button[data-act="next"]').click()
+        assert count.inner_text().startswith("step 2 /")
+        live = page.locator(".jp-OutputArea-output img[src^='data:image/svg+xml']")
+        live.last.wait_for(timeout=LESSON_TIMEOUT * 1000)
+        page.wait_for_function(  # the training cell done: the kernel is idle again
+            "() => document.body.innerText.includes('Python 3 (ipykernel) | Idle')",
+            timeout=LESSON_TIMEOUT * 1000,
+        )
+        box = live.last.bounding_box()
+        assert box is not None and box["width"] > 200 and box["height"] > 100
+        screenshot(page, tmp_path / "jupyterlab_player.png")
+        shots = os.environ.get("TAPEGRAD_SCREENSHOTS")
+        if shots:
+            shutil.copy(tmp_path / "jupyterlab_player.png", Path(shots) / "jupyterlab_player.png")
+    assert not [e for e in log["console_errors"] if "tgp" in e or "tapegrad" in e]
+    shut_down_kernels(base)
