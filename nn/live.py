@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .callbacks import Callback
+from .netview import NEGATIVE, POSITIVE
 
 if TYPE_CHECKING:
     from .data import DataLike
@@ -39,6 +40,7 @@ PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#d
 REGION = ("#c9d6ea", "#f4d9c6", "#cde5d2", "#edcbcc", "#dcd6e9", "#e3d9d0", "#f2d9ea")
 PANEL_W, PANEL_H = 300, 220
 NET_W = 240
+POSITIVE_TINT, NEGATIVE_TINT = "#cce3f0", "#f7d8c4"  # light POSITIVE and NEGATIVE, for fills
 MARGIN = 46
 
 
@@ -179,8 +181,9 @@ def network_weights(model) -> list | None:
 def network_svg(weights, x0: float, caption: str = "") -> list[str]:
     """The network as it is drawn on paper: inputs left, a column per layer, a line per weight.
 
-    A weight's sign is its colour (orange positive, blue negative) and its size the
-    line's width, relative to the largest weight; a neuron's fill shows its bias the same way.
+    A weight's sign is its colour, the same as ``nn.draw_network``'s (blue positive,
+    vermillion negative), and its size the line's width, relative to the largest
+    weight; a neuron's fill shows its bias's sign in a light tint of the same colours.
     """
     sizes = [len(weights[0][0][0])] + [len(layer) for layer in weights]
     width, top, bottom = NET_W, 30, PANEL_H - 10
@@ -201,7 +204,7 @@ def network_svg(weights, x0: float, caption: str = "") -> list[str]:
         left, right = ys(sizes[k]), ys(sizes[k + 1])
         for j, (ws, _) in enumerate(layer):
             for i, w in enumerate(ws):
-                colour = PALETTE[1] if w > 0 else PALETTE[0]
+                colour = POSITIVE if w > 0 else NEGATIVE
                 stroke = 0.2 + 2.6 * abs(w) / biggest
                 parts.append(
                     f'<line x1="{xs[k]:.1f}" y1="{left[i]:.1f}" x2="{xs[k + 1]:.1f}" '
@@ -216,7 +219,7 @@ def network_svg(weights, x0: float, caption: str = "") -> list[str]:
             fill = "#ffffff"
             if k:
                 b = weights[k - 1][i][1]
-                shade = REGION[1] if b > 0 else REGION[0]
+                shade = POSITIVE_TINT if b > 0 else NEGATIVE_TINT
                 fill = shade if abs(b) > 0.05 * top_bias else "#ffffff"
             parts.append(
                 f'<circle cx="{xs[k]:.1f}" cy="{y:.1f}" r="{radius}" fill="{fill}" '

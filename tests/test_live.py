@@ -10,6 +10,7 @@ import pytest
 
 from nn import MLP, SGD, fit, moons, xor
 from nn.live import LiveView, panels_svg
+from nn.netview import NEGATIVE, POSITIVE
 from nn.replay import Recorder, write_training_html
 
 
@@ -62,11 +63,12 @@ def test_the_live_view_replaces_one_picture_in_place_and_ends_on_the_last_epoch(
     assert svg.startswith("<svg xmlns=") and "decision boundary (epoch 8)" in svg
     # One point per sample on the boundary, coloured by class.
     assert svg.count('r="2.6"') == len(data)
-    # The network: a line per weight (2*4 + 4*1), orange where the weight is positive.
+    # The network: a line per weight (2*4 + 4*1), in draw_network's colour for a positive weight.
     weights = [w.data for layer in model.layers for n in layer.neurons for w in n.w]
     lines = re.findall(r'<line [^>]*stroke="(#[0-9a-f]+)"[^>]*stroke-opacity', svg)
     assert len(lines) == len(weights) == 12
-    assert lines.count("#dd8452") == sum(w > 0 for w in weights)
+    assert lines.count(POSITIVE) == sum(w > 0 for w in weights)
+    assert lines.count(NEGATIVE) == sum(w <= 0 for w in weights)
 
 
 def test_the_drawing_budget_holds_redraws_back():
