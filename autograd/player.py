@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 import os
 import re
 import secrets
@@ -43,6 +42,7 @@ from typing import Any
 
 from .engine import backward_pass, topological_order
 from .files import write_atomic
+from .formatting import fmt_number
 from .formatting import formula as _formula
 from .formatting import value_names as _names
 from .value import Value
@@ -55,17 +55,8 @@ MAX_EXPLAINED_LEAVES = 200  # beyond this, clicking a leaf points to explain() i
 
 
 def format_number(x: float, precision: int = 4) -> str:
-    """A number as the player shows it: fixed-point, scientific where fixed would lie or sprawl.
-
-    The same rule as the graph pictures, so a record reads the same in both.
-    """
-    if math.isnan(x) or math.isinf(x):
-        return str(x)
-    if x == 0:
-        return f"{0.0:.{precision}f}"  # never -0.0000
-    if abs(x) >= 1e6 or abs(x) < 0.5 * 10.0**-precision:
-        return f"{x:.{precision}e}"
-    return f"{x:.{precision}f}"
+    """A number as the player shows it: the graph pictures' rule, so a record reads the same."""
+    return fmt_number(x, precision)
 
 
 @dataclass
