@@ -29,7 +29,7 @@ from .compile.codegen import RETRACE, describe_guard
 from .compile.tape import Flavour
 from .ops import OPS
 
-__all__ = ["NUMPY_FORWARD", "batch_replay"]
+__all__ = ["NUMPY_FORWARD", "batch_replay", "column_arrays"]
 
 
 def _sigmoid(x, arg=None):
@@ -101,18 +101,21 @@ def _flavour(tape: Tape) -> Flavour:
     return tape.numpy_flavour(lambda calls: _namespace(tape, calls))
 
 
-def _arrays(tape: Tape, columns) -> tuple[list, int]:
-    """One float64 array per argument: shape (n,) for a number, (k, n) rows for a list of k."""
+def column_arrays(tape: Tape, columns, who: str) -> tuple[list, int]:
+    """(one float64 array per argument of ``tape``, the number of samples n).
+
+    A row per sample: shape (n,) for a number, (n, k) for a list of k.  Every
+    sample is checked as ``Tape.sum_over`` checks it (numpy would read True as
+    1.0, None as nan and '3' as 3.0), and each message starts with ``who``.
+    Batch replay and matrix replay read their inputs through this one function.
+    """
     p = tape.program
     if len(columns) != len(p.shapes):
         raise TypeError(
-            f"{p.who}: batch takes one column per input ({', '.join(p.arg_names)}), "
-            f"got {len(columns)}"
+            f"{who} takes one column per input ({', '.join(p.arg_names)}), got {len(columns)}"
         )
     if not all(isinstance(c, np.ndarray) and c.dtype.kind in "fiu" for c in columns):
-        # numpy would read True as 1.0, None as nan and '3' as 3.0: every sample is
-        # checked as sum_over checks it (a quick pass for lists of floats), with the
-        # same message naming the sample and the value.
+        # A quick pass for lists of floats, with sum_over's message naming the sample.
         columns = tape.check_columns(columns)
     arrays, lengths = [], set()
     for k, (column, shape) in enumerate(zip(columns, p.shapes)):
@@ -121,20 +124,31 @@ def _arrays(tape: Tape, columns) -> tuple[list, int]:
         except (TypeError, ValueError) as err:
             tape.check_columns(columns)  # names the sample and the problem, if it can
             raise TypeError(
-                f"{p.who}: column {k} ({p.arg_names[k]}) is not an array of numbers: {err}"
+                f"{who}: column {k} ({p.arg_names[k]}) is not an array of numbers: {err}"
             ) from None
+        if a.size == 0:  # no samples (an empty list has no second axis)
+            a = a.reshape((0,) if shape is None else (0, shape))
         want = 1 if shape is None else 2
         if a.ndim != want or (shape is not None and len(a) and a.shape[1] != shape):
             recorded = "a number" if shape is None else f"a list of {shape}"
             raise TapeMismatch(
-                f"{p.who}: input {p.arg_names[k]} was {recorded} per sample when "
+                f"{who}: input {p.arg_names[k]} was {recorded} per sample when "
                 f"recorded; column {k} has shape {a.shape}"
             )
         lengths.add(len(a))
-        arrays.append(a if shape is None else np.ascontiguousarray(a.T))
+        arrays.append(a)
     if len(lengths) > 1:
-        raise TapeMismatch(f"{p.who}: columns of different lengths {sorted(lengths)}")
+        raise TapeMismatch(f"{who}: columns of different lengths {sorted(lengths)}")
     return arrays, (lengths.pop() if lengths else 0)
+
+
+def _arrays(tape: Tape, columns) -> tuple[list, int]:
+    """``column_arrays`` with list inputs transposed to (k, n): the replay reads rows of k."""
+    arrays, n = column_arrays(tape, columns, f"{tape.program.who}: batch")
+    shapes = tape.program.shapes
+    return [
+        a if shape is None else np.ascontiguousarray(a.T) for a, shape in zip(arrays, shapes)
+    ], n
 
 
 def _totals(results: list, n: int) -> list[float]:

@@ -56,7 +56,7 @@ from typing import Any
 
 import numpy as np
 
-from .batch import NUMPY_FORWARD, batch_replay
+from .batch import NUMPY_FORWARD, batch_replay, column_arrays
 from .compile import Tape, TapeMismatch, node_code
 from .compile.codegen import RETRACE
 from .ops import OPS
@@ -814,29 +814,7 @@ class MatrixTape:
 
     def _arrays(self, columns):
         """One float64 array per argument: (n,) for a number, (n, k) for a list of k."""
-        tape = self.tape
-        if len(columns) != len(self._shapes):
-            raise TypeError(
-                f"{self._who}: takes one column per input "
-                f"({', '.join(tape.graph.arg_names)}), got {len(columns)}"
-            )
-        arrays, lengths = [], set()
-        for k, (column, shape) in enumerate(zip(columns, self._shapes)):
-            a = np.asarray(column, dtype=np.float64)
-            if a.size == 0:  # no samples (an empty list has no second axis)
-                a = a.reshape((0,) if shape is None else (0, shape))
-            want = 1 if shape is None else 2
-            if a.ndim != want or (shape is not None and len(a) and a.shape[1] != shape):
-                recorded = "a number" if shape is None else f"a list of {shape}"
-                raise TapeMismatch(
-                    f"{self._who}: input {tape.graph.arg_names[k]} was {recorded} per sample "
-                    f"when recorded; column {k} has shape {a.shape}"
-                )
-            lengths.add(len(a))
-            arrays.append(a)
-        if len(lengths) > 1:
-            raise TapeMismatch(f"{self._who}: columns of different lengths {sorted(lengths)}")
-        return arrays, (lengths.pop() if lengths else 0)
+        return column_arrays(self.tape, columns, self._who)
 
     def __call__(self, *columns, params=None):
         """``(sum of values, summed gradients as a float64 array)`` over all samples.

@@ -283,8 +283,16 @@ def test_float_trouble_gives_the_eager_error_for_the_first_bad_sample():
 def test_shapes_are_checked():
     model = MLP(2, [3, 1], seed=10)
     low = lower(trace(lambda x, y: (model(x) - y) ** 2, [0.0, 0.0], 0.0))
-    with pytest.raises(TapeMismatch, match=r"input x was a list of 2 per sample"):
+    # Lists are checked sample by sample, as sum_over checks them; arrays by shape.
+    with pytest.raises(TapeMismatch, match=r"sample 0: input x has 3 items, the tape was recorde"):
         low([[1.0, 2.0, 3.0]], [1.0])
+    with pytest.raises(TapeMismatch, match=r"input x was a list of 2 per sample"):
+        low(np.array([[1.0, 2.0, 3.0]]), np.array([1.0]))
+    # numpy would read None as nan and True as 1.0: refused, naming the sample.
+    with pytest.raises((TypeError, ValueError), match="sample 1"):
+        low([[1.0, 2.0], [0.5, 0.5]], [1.0, None])
+    with pytest.raises((TypeError, ValueError), match="sample 0"):
+        low([[1.0, 2.0]], [True])
     with pytest.raises(TapeMismatch, match="columns of different lengths"):
         low([[1.0, 2.0]], [1.0, 2.0])
     with pytest.raises(TypeError, match="one column per input"):
