@@ -4,7 +4,7 @@ The loss of one sample is recorded once per distinct label and replayed over
 each batch (``autograd.compile``), its gradients summed into ``p.grad``, then
 the same ``optimizer.step()`` as eager training.  The modes differ in how a
 batch is replayed: 'tape' (``True``) loops the straight-line code over the
-samples, 'batch' runs it once with numpy arrays of samples (``Tape.batch``),
+samples, 'batch' runs it once with numpy arrays of samples (``batch_replay``),
 'matrix' lowers each layer to one matrix product over the batch
 (``autograd.matrix``; where the model has no layer to lower, it says so and
 uses the batch replay).  The history holds the same

@@ -116,7 +116,7 @@ class CompiledLoss:
     def sum_over(self, X, Y, scale: float = 1.0, batch: bool = False) -> float:
         """``scale * sum_i loss(x_i, y_i)``; adds ``scale`` times the gradients to ``.grad``.
 
-        ``batch=True`` replays all samples at once with numpy (``Tape.batch``).
+        ``batch=True`` replays all samples at once with numpy (``autograd.batch.batch_replay``).
         """
         if len(X) != len(Y):
             raise ValueError(f"sum_over: {len(X)} inputs but {len(Y)} targets")
